@@ -1,0 +1,120 @@
+"""Server settings: one dataclass, filled from flags, then `PYMEET_*` environment
+variables, then the embedded defaults (STYLE.md habit 12)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONTROL_PORT = 7400
+DEFAULT_MEDIA_PORT = 7401
+DEFAULT_WEB_PORT = 7480
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything the server can be told. Field metadata holds each flag's help."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_CONTROL_PORT
+    udp_port: int = DEFAULT_MEDIA_PORT
+    web_port: int = DEFAULT_WEB_PORT
+    data_dir: Path = Path("data")
+    pbkdf2_iterations: int = 600_000
+    log_level: str = "info"
+    idle_timeout: float = 90.0
+    hello_timeout: float = 10.0
+    handshake_timeout: float = 10.0
+    max_connections: int = 1024
+    request_rate: float = 20.0
+    request_burst: float = 60.0
+    max_output_buffer: int = 8 * 1024 * 1024
+
+
+HELP: dict[str, str] = {
+    "host": "address to listen on (all three ports)",
+    "port": "TCP control port (TLS 1.3); 0 picks a free port",
+    "udp_port": "UDP media port; 0 picks a free port",
+    "web_port": "HTTP port for the browser client and file sharing; 0 picks a free port",
+    "data_dir": "directory for the database, the certificate and shared files",
+    "pbkdf2_iterations": "PBKDF2-HMAC-SHA256 iterations for new password hashes",
+    "log_level": "debug, info, warning or error",
+    "idle_timeout": "seconds without any frame before a connection is closed",
+    "hello_timeout": "seconds allowed between the TLS handshake and the first frame",
+    "handshake_timeout": "seconds allowed for the TLS handshake",
+    "max_connections": "most control connections at once",
+    "request_rate": "requests per second a session may sustain",
+    "request_burst": "requests a session may send in one burst",
+    "max_output_buffer": "bytes queued for a connection before it is closed as too slow",
+}
+
+
+def _env_name(name: str) -> str:
+    return "PYMEET_" + name.upper()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one flag per setting. Defaults stay None so the environment can fill them."""
+    for item in fields(ServerConfig):
+        default = item.default
+        parser.add_argument(
+            "--" + item.name.replace("_", "-"),
+            dest=item.name,
+            type=type(default) if not isinstance(default, Path) else Path,
+            default=None,
+            help=f"{HELP[item.name]} (default {default}; env {_env_name(item.name)})",
+        )
+
+
+def from_sources(
+    args: argparse.Namespace | None = None, environ: Mapping[str, str] | None = None
+) -> ServerConfig:
+    """Flags win over environment variables, which win over defaults. A malformed
+    environment value raises ValueError naming the variable."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for item in fields(ServerConfig):
+        flag_value = getattr(args, item.name, None) if args is not None else None
+        if flag_value is not None:
+            values[item.name] = flag_value
+            continue
+        raw = environ.get(_env_name(item.name))
+        if raw is None or item.default is MISSING:
+            continue
+        kind = type(item.default)
+        try:
+            values[item.name] = Path(raw) if isinstance(item.default, Path) else kind(raw)
+        except ValueError:
+            raise ValueError(
+                f"{_env_name(item.name)}={raw!r} is not a valid {kind.__name__}"
+            ) from None
+    config = ServerConfig(**values)
+    validate(config)
+    return config
+
+
+def validate(config: ServerConfig) -> None:
+    """Refuse settings that cannot work, with a message naming the setting."""
+    for name in ("port", "udp_port", "web_port"):
+        port = getattr(config, name)
+        if not 0 <= port <= 65535:
+            raise ValueError(f"--{name.replace('_', '-')} must be between 0 and 65535")
+    if config.pbkdf2_iterations < 1:
+        raise ValueError("--pbkdf2-iterations must be at least 1")
+    if config.log_level.lower() not in {"debug", "info", "warning", "error"}:
+        raise ValueError("--log-level must be debug, info, warning or error")
+    for name in (
+        "idle_timeout",
+        "hello_timeout",
+        "handshake_timeout",
+        "request_rate",
+        "request_burst",
+    ):
+        if getattr(config, name) <= 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be positive")
+    if config.max_connections < 1:
+        raise ValueError("--max-connections must be at least 1")
