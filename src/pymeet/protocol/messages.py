@@ -203,13 +203,17 @@ def validate_fields(request: Request) -> dict[str, Any]:
 
 def parse_server_message(payload: bytes) -> dict[str, Any]:
     """Check a message from the server: a JSON object with a string ``type``; a reply
-    also has an integer ``id`` and a boolean ``ok``."""
+    also has a boolean ``ok`` and, unless it reports an unreadable request, an ``id``."""
     obj = loads_object(payload)
     kind = obj.get("type")
     if not isinstance(kind, str):
         raise ProtocolError("a server message needs a string type")
-    if kind == MsgType.REPLY and (_read_id(obj) is None or not isinstance(obj.get("ok"), bool)):
-        raise ProtocolError("a reply needs an id and an ok flag")
+    if kind == MsgType.REPLY:
+        ok = obj.get("ok")
+        if not isinstance(ok, bool) or (ok and _read_id(obj) is None):
+            raise ProtocolError("a reply needs an ok flag, and an id when ok")
+        if not ok and not isinstance(obj.get("error"), dict):
+            raise ProtocolError("a failed reply needs an error object")
     return obj
 
 
