@@ -14,6 +14,7 @@ from pathlib import Path
 from pymeet import __version__
 from pymeet.server.config import ServerConfig
 from pymeet.server.control import ControlServer
+from pymeet.server.relay import MediaRelay, enlarge_buffers
 from pymeet.server.service import MeetingService
 from pymeet.server.store import Store
 from pymeet.server.tls import TlsIdentity, ensure_identity, format_fingerprint, server_context
@@ -49,6 +50,7 @@ class MeetingServer:
         self.store: Store | None = None
         self.control: ControlServer | None = None
         self.media_socket: socket.socket | None = None
+        self.relay: MediaRelay | None = None
         self.endpoints: Endpoints | None = None
 
     async def start(self) -> Endpoints:
@@ -57,7 +59,15 @@ class MeetingServer:
         media = self.media_socket.getsockname()[:2]
         service = MeetingService(self.config, self.store, media[1])
         await service.load()
+        self.relay = MediaRelay(service.media)
+        granted = enlarge_buffers(self.media_socket)
+        log.info("media socket buffers: receive %d, send %d bytes", *granted)
+        loop = asyncio.get_running_loop()
+        await loop.create_datagram_endpoint(lambda: self.relay, sock=self.media_socket)
+        service.relay_stats = self.relay.stats
         self.control = ControlServer(self.config, service, server_context(self.identity))
+        relay = self.relay
+        self.control.media_in = lambda session, packet: relay.tunnel_received(session.media, packet)
         control = await self.control.start()
         self.endpoints = Endpoints(control, media)
         return self.endpoints
@@ -66,8 +76,9 @@ class MeetingServer:
         if self.control is not None:
             await self.control.stop()
             self.control.service.lobby.cancel()
-        if self.media_socket is not None:
-            self.media_socket.close()
+        if self.relay is not None and self.relay.transport is not None:
+            log.info("relay: %s", self.relay.stats())
+            self.relay.transport.close()
         if self.store is not None:
             await self.store.close()
         log.info("server stopped")

@@ -33,6 +33,10 @@ class ServerConfig:
     request_rate: float = 20.0
     request_burst: float = 60.0
     max_output_buffer: int = 8 * 1024 * 1024
+    media_packet_rate: float = 1500.0
+    media_packet_burst: float = 600.0
+    media_byte_rate: float = 1_500_000.0
+    media_byte_burst: float = 600_000.0
 
 
 HELP: dict[str, str] = {
@@ -50,6 +54,10 @@ HELP: dict[str, str] = {
     "request_rate": "requests per second a session may sustain",
     "request_burst": "requests a session may send in one burst",
     "max_output_buffer": "bytes queued for a connection before it is closed as too slow",
+    "media_packet_rate": "media datagrams per second a session may send",
+    "media_packet_burst": "media datagrams a session may send in one burst",
+    "media_byte_rate": "media bytes per second a session may send",
+    "media_byte_burst": "media bytes a session may send in one burst",
 }
 
 
@@ -113,6 +121,10 @@ def validate(config: ServerConfig) -> None:
         "handshake_timeout",
         "request_rate",
         "request_burst",
+        "media_packet_rate",
+        "media_packet_burst",
+        "media_byte_rate",
+        "media_byte_burst",
     ):
         if getattr(config, name) <= 0:
             raise ValueError(f"--{name.replace('_', '-')} must be positive")

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pymeet.protocol.messages import MsgType, dumps, event
@@ -20,7 +21,9 @@ from pymeet.server.config import ServerConfig
 from pymeet.server.invitations import Invitations
 from pymeet.server.lobby import LobbyNotifier
 from pymeet.server.login_throttle import LoginThrottle
+from pymeet.server.media_peers import MediaDirectory, MediaPeer
 from pymeet.server.passwords import PasswordHasher
+from pymeet.server.rate_limit import TokenBucket
 from pymeet.server.rooms import Room, RoomDirectory
 from pymeet.server.sessions import Session, SessionRegistry, SessionState
 from pymeet.server.store import Store
@@ -29,6 +32,7 @@ from pymeet.server.validation_keys import room_key
 log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 50
+MEDIA_KEY_BYTES = 32
 
 
 class MeetingService:
@@ -43,6 +47,8 @@ class MeetingService:
         self.rooms = RoomDirectory()
         self.invitations = Invitations()
         self.lobby = LobbyNotifier(self._publish_lobby)
+        self.media = MediaDirectory()
+        self.relay_stats: Callable[[], dict[str, Any]] = dict
         self._delivery_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -74,6 +80,33 @@ class MeetingService:
             self._delivery_locks[user_key] = lock
         return lock
 
+    # -- media -------------------------------------------------------------------------
+
+    def attach_media(self, session: Session) -> None:
+        """Give a newly logged-in session its ssrc, key and relay peer (§4.1)."""
+        while not self.media.ssrc_is_free(ssrc := secrets.randbits(32)):
+            pass
+        session.ssrc = ssrc
+        session.media_key = secrets.token_bytes(MEDIA_KEY_BYTES)
+        config, now = self.config, time.monotonic()
+        session.media = MediaPeer(
+            ssrc,
+            session.media_key,
+            session.transport,
+            session.label,
+            TokenBucket(config.media_packet_rate, config.media_packet_burst, now),
+            TokenBucket(config.media_byte_rate, config.media_byte_burst, now),
+        )
+        self.media.add(session.media)
+
+    def _room_media_changed(self, room: Room) -> None:
+        self.media.set_room(m.media for m in room.members.values() if m.media is not None)
+
+    def media_state_changed(self, session: Session) -> None:
+        if session.media is not None:
+            session.media.audio_on = session.mic
+            session.media.video_on = session.cam
+
     # -- rooms -------------------------------------------------------------------------
 
     def enter_room(self, session: Session, room: Room) -> None:
@@ -86,6 +119,7 @@ class MeetingService:
         session.room = room
         session.hand = False
         self.invitations.used_to_join(session.key, room_key(room.name))
+        self._room_media_changed(room)
         self.broadcast(
             room.others(session),
             event(MsgType.MEMBER_JOINED, room=room.name, member=session.member()),
@@ -102,6 +136,9 @@ class MeetingService:
             del room.members[session.key]
         session.room = None
         session.hand = False
+        self._room_media_changed(room)
+        if session.media is not None:
+            session.media.recipients = ()
         self.broadcast(
             room.members.values(),
             event(MsgType.MEMBER_LEFT, room=room.name, username=session.username),
@@ -110,7 +147,20 @@ class MeetingService:
         log.info("%s left room %r", session.label, room.name)
         return room
 
+    def close_room(self, room: Room) -> list[Session]:
+        """Empty a deleted room; its former members are in the lobby. Returns them."""
+        members = list(room.members.values())
+        room.members.clear()
+        for member in members:
+            member.room = None
+            member.hand = False
+            if member.media is not None:
+                member.media.recipients = ()
+        self.lobby.changed()
+        return members
+
     def member_updated(self, session: Session) -> None:
+        self.media_state_changed(session)
         if session.room is not None:
             self.broadcast(
                 session.room.others(session),
@@ -132,6 +182,8 @@ class MeetingService:
             return
         self.leave_room(session)
         self.registry.remove(session)
+        if session.media is not None:
+            self.media.remove(session.media)
         if reason not in ("replaced", "shutdown"):
             self.invitations.forget(session.key)
             self.broadcast(

@@ -4,7 +4,6 @@ logged-in ones. Owned by the control layer; the media relay only reads it."""
 from __future__ import annotations
 
 import enum
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -15,6 +14,7 @@ from pymeet.server.store import UserRecord
 from pymeet.server.validation_keys import user_key
 
 if TYPE_CHECKING:
+    from pymeet.server.media_peers import MediaPeer
     from pymeet.server.rooms import Room
 
 
@@ -55,6 +55,7 @@ class Session:
     mic: bool = False
     cam: bool = False
     hand: bool = False
+    media: MediaPeer | None = None
     closing_reason: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -90,11 +91,10 @@ class Session:
 
 
 class SessionRegistry:
-    """The logged-in sessions by user, by ssrc and by bearer token."""
+    """The logged-in sessions by user and by bearer token."""
 
     def __init__(self) -> None:
         self._by_user: dict[str, Session] = {}
-        self.by_ssrc: dict[int, Session] = {}
         self._by_token: dict[str, Session] = {}
 
     def __len__(self) -> int:
@@ -112,22 +112,12 @@ class SessionRegistry:
     def by_token(self, token: str) -> Session | None:
         return self._by_token.get(token)
 
-    def new_ssrc(self) -> int:
-        """A random non-zero u32 unused by any live session (§4.1)."""
-        while True:
-            ssrc = secrets.randbits(32)
-            if ssrc and ssrc not in self.by_ssrc:
-                return ssrc
-
     def add(self, session: Session) -> None:
         self._by_user[session.key] = session
-        self.by_ssrc[session.ssrc] = session
         self._by_token[session.token] = session
 
     def remove(self, session: Session) -> None:
         if self._by_user.get(session.key) is session:
             del self._by_user[session.key]
-        if self.by_ssrc.get(session.ssrc) is session:
-            del self.by_ssrc[session.ssrc]
         if self._by_token.get(session.token) is session:
             del self._by_token[session.token]

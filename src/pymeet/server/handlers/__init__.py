@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pymeet.protocol.messages import MsgType
-from pymeet.server.handlers import messaging, rooms, session
+from pymeet.server.handlers import media, messaging, rooms, session
 from pymeet.server.handlers.base import Handler
 from pymeet.server.sessions import SessionState
 
@@ -45,6 +45,7 @@ ROUTES: Mapping[str, Route] = {
     MsgType.MEDIA_UPDATE: Route(messaging.media_update, _AUTH),
     MsgType.CALL_INVITE: Route(messaging.call_invite, _AUTH),
     MsgType.CALL_ANSWER: Route(messaging.call_answer, _AUTH),
+    MsgType.STATS: Route(media.stats, _AUTH),
 }
 
 # How far along the session machine each state is, for "needs at least" checks.

@@ -112,14 +112,9 @@ async def room_delete(
             raise refuse(ErrorCode.ROOM_NOT_FOUND, "the room was just deleted", "room")
         await service.store.delete_room(room.record.id)
         service.rooms.remove(room)
-    members = list(room.members.values())
-    room.members.clear()
-    for member in members:
-        member.room = None
-        member.hand = False
+    members = service.close_room(room)
     service.broadcast(
         [m for m in members if m is not session], event(MsgType.ROOM_DELETED, room=room.name)
     )
-    service.lobby.changed()
     log.info("%s deleted room %r", session.label, room.name)
     return {}

@@ -20,8 +20,7 @@ from pymeet.server.validation_keys import user_key
 
 log = logging.getLogger(__name__)
 
-MEDIA_KEY_BYTES = 32
-FEATURES = ["rooms", "room_passwords", "chat", "dm", "invite"]
+FEATURES = ["rooms", "room_passwords", "chat", "dm", "invite", "media.udp", "media.tunnel", "stats"]
 
 
 async def hello(
@@ -85,11 +84,11 @@ async def login(service: MeetingService, session: Session, fields: dict[str, Any
 
     session.user = user
     session.token = secrets.token_urlsafe(32)
-    session.ssrc = service.registry.new_ssrc()
-    session.media_key = secrets.token_bytes(MEDIA_KEY_BYTES)
+    service.attach_media(session)
     session.mic = session.cam = session.hand = False
     session.state = SessionState.AUTHENTICATED
     service.registry.add(session)
+    service.media_state_changed(session)
     if previous is None:
         service.broadcast(
             service.registry.others(session),

@@ -1,0 +1,98 @@
+"""The narrow interface between the control plane and the media relay.
+
+The control layer owns sessions and rooms; for each logged-in session it keeps one
+`MediaPeer` up to date: whether its mic and camera are on and, precomputed on every
+membership change, the tuple of peers its media goes to. The relay only reads those
+fields (DESIGN.md), and writes only its own per-peer state: the replay window, the
+bound address, the rate buckets and the server's packet counter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from pymeet.protocol.media_packet import MediaCipher
+from pymeet.protocol.replay_window import ReplayWindow
+from pymeet.server.rate_limit import TokenBucket
+
+if TYPE_CHECKING:
+    from pymeet.server.sessions import Transport
+
+Address = tuple[str, int]
+
+
+class MediaPeer:
+    """One session as the relay sees it."""
+
+    __slots__ = (
+        "audio_on",
+        "byte_bucket",
+        "cipher",
+        "control",
+        "label",
+        "last_heard",
+        "packet_bucket",
+        "recipients",
+        "replay",
+        "server_seq",
+        "ssrc",
+        "tunnelled",
+        "udp_address",
+        "video_on",
+    )
+
+    def __init__(
+        self,
+        ssrc: int,
+        key: bytes,
+        control: Transport,
+        label: str,
+        packet_bucket: TokenBucket,
+        byte_bucket: TokenBucket,
+    ) -> None:
+        self.ssrc = ssrc
+        self.cipher = MediaCipher(key)
+        self.control = control
+        self.label = label
+        # Written by the control layer, read by the relay:
+        self.audio_on = False
+        self.video_on = False
+        self.recipients: tuple[MediaPeer, ...] = ()
+        # Relay state:
+        self.replay = ReplayWindow()
+        self.udp_address: Address | None = None
+        self.last_heard = 0.0
+        self.tunnelled = False
+        self.server_seq = 0
+        self.packet_bucket = packet_bucket
+        self.byte_bucket = byte_bucket
+
+
+class MediaDirectory:
+    """Media peers by ssrc, maintained by the control layer, read by the relay."""
+
+    def __init__(self) -> None:
+        self.by_ssrc: dict[int, MediaPeer] = {}
+        self._ever_assigned: set[int] = set()
+
+    def ssrc_is_free(self, ssrc: int) -> bool:
+        """An ssrc is never handed out twice in one server run: a recipient's key may
+        still be live, and a reused (ssrc, seq) would repeat a nonce under it (§4.3)."""
+        return ssrc != 0 and ssrc not in self._ever_assigned
+
+    def add(self, peer: MediaPeer) -> None:
+        self._ever_assigned.add(peer.ssrc)
+        self.by_ssrc[peer.ssrc] = peer
+
+    def remove(self, peer: MediaPeer) -> None:
+        if self.by_ssrc.get(peer.ssrc) is peer:
+            del self.by_ssrc[peer.ssrc]
+        peer.recipients = ()
+
+    @staticmethod
+    def set_room(peers: Iterable[MediaPeer]) -> None:
+        """Recompute who hears whom after a room's membership changed."""
+        members = tuple(peers)
+        for peer in members:
+            peer.recipients = tuple(other for other in members if other is not peer)
