@@ -155,14 +155,21 @@ class ControlServer:
         self.connections: set[ControlConnection] = set()
         self.stopping = False
         self.media_in: MediaHandler = lambda session, packet: None
-        self._pending = 0
         self._numbers = itertools.count(1)
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> tuple[str, int]:
+        # TLS wraps the socket from its first byte. (Upgrading a plain stream later
+        # races: a ClientHello read before the upgrade would be lost.)
         self._server = await asyncio.start_server(
-            self._accept, self.config.host, self.config.port, limit=READ_SIZE, backlog=512
+            self._accept,
+            self.config.host,
+            self.config.port,
+            limit=READ_SIZE,
+            backlog=512,
+            ssl=self.ssl_context,
+            ssl_handshake_timeout=self.config.handshake_timeout,
         )
         host, port = self._server.sockets[0].getsockname()[:2]
         return host, port
@@ -179,12 +186,12 @@ class ControlServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername") or ("?", 0)
         number = next(self._numbers)
-        if self.stopping or len(self.connections) + self._pending >= self.config.max_connections:
+        if self.stopping or len(self.connections) >= self.config.max_connections:
             log.warning(
                 "refusing connection #%d from %s: %d connections open",
                 number,
                 peer[0],
-                len(self.connections) + self._pending,
+                len(self.connections),
             )
             writer.transport.abort()
             return
@@ -192,17 +199,6 @@ class ControlServer:
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._pending += 1
-        try:
-            await writer.start_tls(
-                self.ssl_context, ssl_handshake_timeout=self.config.handshake_timeout
-            )
-        except (TimeoutError, ConnectionError, ssl.SSLError, OSError) as exc:
-            log.info("TLS handshake with %s failed: %s", peer[0], exc.__class__.__name__)
-            writer.transport.abort()
-            return
-        finally:
-            self._pending -= 1
         connection = ControlConnection(self, reader, writer, number, str(peer[0]))
         self.connections.add(connection)
         log.debug("connection #%d from %s", number, peer[0])
