@@ -13,7 +13,9 @@ if ! "$python" -m venv --help >/dev/null 2>&1 || ! "$python" -c "import ensurepi
 fi
 if [ "$purpose" = "test" ]; then
   # portaudio19-dev: PyAudio has no Linux wheel and builds against it.
-  packages+=(portaudio19-dev)
+  # chromium: the browser client's tests drive Debian's Chromium with Playwright
+  #   (Playwright's own browser download is never used).
+  packages+=(portaudio19-dev chromium)
 fi
 
 missing=()

@@ -11,6 +11,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiohttp import web
+
 from pymeet import __version__
 from pymeet.server.config import ServerConfig
 from pymeet.server.control import ControlServer
@@ -18,6 +20,8 @@ from pymeet.server.relay import MediaRelay, enlarge_buffers
 from pymeet.server.service import MeetingService
 from pymeet.server.store import Store
 from pymeet.server.tls import TlsIdentity, ensure_identity, format_fingerprint, server_context
+from pymeet.server.web.app import start_web
+from pymeet.server.web.gateway import WebGateway
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +30,7 @@ log = logging.getLogger(__name__)
 class Endpoints:
     control: tuple[str, int]
     media: tuple[str, int]
+    web: tuple[str, int]
 
 
 def prepare_data_dir(path: Path) -> Path:
@@ -48,34 +53,54 @@ class MeetingServer:
         self.data_dir = prepare_data_dir(config.data_dir)
         self.identity: TlsIdentity = ensure_identity(self.data_dir)
         self.store: Store | None = None
+        self.service: MeetingService | None = None
         self.control: ControlServer | None = None
+        self.gateway: WebGateway | None = None
+        self.web_runner: web.AppRunner | None = None
         self.media_socket: socket.socket | None = None
         self.relay: MediaRelay | None = None
         self.endpoints: Endpoints | None = None
 
     async def start(self) -> Endpoints:
+        config = self.config
         self.store = await Store.open(self.data_dir)
-        self.media_socket = bind_media_socket(self.config.host, self.config.udp_port)
+        self.media_socket = bind_media_socket(config.host, config.udp_port)
         media = self.media_socket.getsockname()[:2]
-        service = MeetingService(self.config, self.store, media[1])
+        service = self.service = MeetingService(config, self.store, media[1])
         await service.load()
-        self.relay = MediaRelay(service.media)
+
+        relay = self.relay = MediaRelay(service.media)
         granted = enlarge_buffers(self.media_socket)
         log.info("media socket buffers: receive %d, send %d bytes", *granted)
         loop = asyncio.get_running_loop()
-        await loop.create_datagram_endpoint(lambda: self.relay, sock=self.media_socket)
-        service.relay_stats = self.relay.stats
-        self.control = ControlServer(self.config, service, server_context(self.identity))
-        relay = self.relay
-        self.control.media_in = lambda session, packet: relay.tunnel_received(session.media, packet)
-        control = await self.control.start()
-        self.endpoints = Endpoints(control, media)
+        await loop.create_datagram_endpoint(lambda: relay, sock=self.media_socket)
+        service.relay_stats = relay.stats
+
+        tls = server_context(self.identity)
+        control_server = self.control = ControlServer(config, service, tls)
+        control_server.media_in = lambda session, packet: relay.tunnel_received(
+            session.media, packet
+        )
+        gateway = self.gateway = WebGateway(config, service, relay)
+        service.open_connections = lambda: (
+            len(control_server.connections) + len(gateway.connections)
+        )
+        control = await control_server.start()
+        self.web_runner, web_address = await start_web(
+            gateway, config.host, config.web_port, tls if config.web_tls else None
+        )
+        self.endpoints = Endpoints(control, media, web_address)
         return self.endpoints
 
     async def stop(self) -> None:
+        if self.gateway is not None:
+            await self.gateway.stop()
         if self.control is not None:
             await self.control.stop()
-            self.control.service.lobby.cancel()
+        if self.web_runner is not None:
+            await self.web_runner.cleanup()
+        if self.service is not None:
+            self.service.lobby.cancel()
         if self.relay is not None and self.relay.transport is not None:
             log.info("relay: %s", self.relay.stats())
             self.relay.transport.close()
@@ -87,15 +112,19 @@ class MeetingServer:
         """The start-up text: a summary for people, then the one machine-readable line."""
         assert self.endpoints is not None
         (chost, cport), (mhost, mport) = self.endpoints.control, self.endpoints.media
+        whost, wport = self.endpoints.web
+        scheme = "https" if self.config.web_tls else "http"
+        browse_host = "localhost" if whost in ("127.0.0.1", "::1") else whost
         fingerprint = self.identity.fingerprint
         return (
             f"PyMeet server {__version__}\n"
             f"  control   tls://{chost}:{cport}  (TLS 1.3)\n"
             f"  media     udp://{mhost}:{mport}\n"
+            f"  browser   {scheme}://{browse_host}:{wport}/\n"
             f"  data      {self.data_dir}\n"
             f"  certificate SHA-256 fingerprint (compare it when a client asks):\n"
             f"    {format_fingerprint(fingerprint)}\n"
-            f"PYMEET_READY control={chost}:{cport} media={mhost}:{mport} "
+            f"PYMEET_READY control={chost}:{cport} media={mhost}:{mport} web={whost}:{wport} "
             f"fingerprint={fingerprint}"
         )
 

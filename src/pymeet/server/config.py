@@ -37,6 +37,7 @@ class ServerConfig:
     media_packet_burst: float = 600.0
     media_byte_rate: float = 1_500_000.0
     media_byte_burst: float = 600_000.0
+    web_tls: bool = False
 
 
 HELP: dict[str, str] = {
@@ -58,6 +59,7 @@ HELP: dict[str, str] = {
     "media_packet_burst": "media datagrams a session may send in one burst",
     "media_byte_rate": "media bytes per second a session may send",
     "media_byte_burst": "media bytes a session may send in one burst",
+    "web_tls": "serve the web port over HTTPS with the server's certificate",
 }
 
 
@@ -65,10 +67,35 @@ def _env_name(name: str) -> str:
     return "PYMEET_" + name.upper()
 
 
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+def _parse(raw: str, default: Any) -> Any:
+    """An environment value in the type of the setting's default."""
+    if isinstance(default, bool):
+        word = raw.strip().lower()
+        if word not in TRUE_WORDS | FALSE_WORDS:
+            raise ValueError(raw)
+        return word in TRUE_WORDS
+    if isinstance(default, Path):
+        return Path(raw)
+    return type(default)(raw)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add one flag per setting. Defaults stay None so the environment can fill them."""
     for item in fields(ServerConfig):
         default = item.default
+        if isinstance(default, bool):
+            parser.add_argument(
+                "--" + item.name.replace("_", "-"),
+                dest=item.name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=f"{HELP[item.name]} (default off; env {_env_name(item.name)}=1)",
+            )
+            continue
         parser.add_argument(
             "--" + item.name.replace("_", "-"),
             dest=item.name,
@@ -95,7 +122,7 @@ def from_sources(
             continue
         kind = type(item.default)
         try:
-            values[item.name] = Path(raw) if isinstance(item.default, Path) else kind(raw)
+            values[item.name] = _parse(raw, item.default)
         except ValueError:
             raise ValueError(
                 f"{_env_name(item.name)}={raw!r} is not a valid {kind.__name__}"

@@ -56,6 +56,8 @@ class ControlConnection:
 
     # -- Transport ---------------------------------------------------------------------
 
+    media_sink = None  # media to a TLS client is sealed, over UDP or the tunnel
+
     def send_payload(self, payload: bytes) -> None:
         self._write(LENGTH_PREFIX.pack(len(payload)) + payload)
 
@@ -186,12 +188,12 @@ class ControlServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername") or ("?", 0)
         number = next(self._numbers)
-        if self.stopping or len(self.connections) >= self.config.max_connections:
+        if self.stopping or self.service.open_connections() >= self.config.max_connections:
             log.warning(
                 "refusing connection #%d from %s: %d connections open",
                 number,
                 peer[0],
-                len(self.connections),
+                self.service.open_connections(),
             )
             writer.transport.abort()
             return

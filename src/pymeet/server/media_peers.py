@@ -10,8 +10,9 @@ bound address, the rate buckets and the server's packet counter.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+from pymeet.protocol.frame_assembler import FrameAssembler
 from pymeet.protocol.media_packet import MediaCipher
 from pymeet.protocol.replay_window import ReplayWindow
 from pymeet.server.rate_limit import TokenBucket
@@ -22,10 +23,19 @@ if TYPE_CHECKING:
 Address = tuple[str, int]
 
 
+class WebMediaSink(Protocol):
+    """Where a browser session's media goes: whole, unsealed, in its own bounded queue."""
+
+    def audio(self, ssrc: int, timestamp: int, seq: int, pcm: bytes) -> None: ...
+
+    def video(self, ssrc: int, timestamp: int, frame_id: int, jpeg: bytes) -> None: ...
+
+
 class MediaPeer:
     """One session as the relay sees it."""
 
     __slots__ = (
+        "assembler",
         "audio_on",
         "byte_bucket",
         "cipher",
@@ -36,10 +46,14 @@ class MediaPeer:
         "recipients",
         "replay",
         "server_seq",
+        "sink",
         "ssrc",
         "tunnelled",
         "udp_address",
         "video_on",
+        "web_frame_id",
+        "web_recipients",
+        "web_seq",
     )
 
     def __init__(
@@ -50,15 +64,18 @@ class MediaPeer:
         label: str,
         packet_bucket: TokenBucket,
         byte_bucket: TokenBucket,
+        sink: WebMediaSink | None = None,
     ) -> None:
         self.ssrc = ssrc
+        self.sink = sink
         self.cipher = MediaCipher(key)
         self.control = control
         self.label = label
         # Written by the control layer, read by the relay:
         self.audio_on = False
         self.video_on = False
-        self.recipients: tuple[MediaPeer, ...] = ()
+        self.recipients: tuple[MediaPeer, ...] = ()  # UDP or tunnel
+        self.web_recipients: tuple[MediaPeer, ...] = ()  # browsers
         # Relay state:
         self.replay = ReplayWindow()
         self.udp_address: Address | None = None
@@ -67,6 +84,11 @@ class MediaPeer:
         self.server_seq = 0
         self.packet_bucket = packet_bucket
         self.byte_bucket = byte_bucket
+        # Video for browsers is reassembled once per sender, whoever receives it.
+        self.assembler: FrameAssembler | None = None
+        # A browser's media gets its seq and frame numbers here, as a UDP client's would.
+        self.web_seq = 0
+        self.web_frame_id = 0
 
 
 class MediaDirectory:
@@ -88,11 +110,13 @@ class MediaDirectory:
     def remove(self, peer: MediaPeer) -> None:
         if self.by_ssrc.get(peer.ssrc) is peer:
             del self.by_ssrc[peer.ssrc]
-        peer.recipients = ()
+        peer.recipients = peer.web_recipients = ()
 
     @staticmethod
     def set_room(peers: Iterable[MediaPeer]) -> None:
         """Recompute who hears whom after a room's membership changed."""
         members = tuple(peers)
         for peer in members:
-            peer.recipients = tuple(other for other in members if other is not peer)
+            others = [other for other in members if other is not peer]
+            peer.recipients = tuple(other for other in others if other.sink is None)
+            peer.web_recipients = tuple(other for other in others if other.sink is not None)

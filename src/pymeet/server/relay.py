@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from pymeet.protocol.errors import MediaPacketError
+from pymeet.protocol.frame_assembler import FrameAssembler
 from pymeet.protocol.media_packet import (
     AUDIO_PAYLOAD_SIZE,
     BASE_HEADER,
@@ -25,9 +26,11 @@ from pymeet.protocol.media_packet import (
     PING_PAYLOAD_SIZE,
     SERVER_TO_CLIENT,
     VERSION,
+    VIDEO_HEADER,
     Kind,
     peek,
 )
+from pymeet.protocol.video_fragmenter import fragment_frame
 from pymeet.server.media_peers import Address, MediaDirectory, MediaPeer
 
 log = logging.getLogger(__name__)
@@ -170,7 +173,8 @@ class MediaRelay(asyncio.DatagramProtocol):
         self, sender: MediaPeer, header: bytes, ssrc: int, seq: int, payload: bytes
     ) -> None:
         recipients = sender.recipients  # step 6: the others in the room, precomputed
-        if not recipients:
+        web_recipients = sender.web_recipients
+        if not recipients and not web_recipients:
             self.dropped["no_recipients"] += 1
             return
         self.forwarded += 1
@@ -185,6 +189,107 @@ class MediaRelay(asyncio.DatagramProtocol):
                 self.dropped["no_address"] += 1
                 continue
             self.sent += 1
+        if web_recipients:
+            self._forward_to_browsers(sender, header, payload, web_recipients)
+
+    def _forward_to_browsers(
+        self,
+        sender: MediaPeer,
+        header: bytes,
+        payload: bytes,
+        web_recipients: tuple[MediaPeer, ...],
+    ) -> None:
+        """Browsers get audio as it comes and video as whole frames, reassembled once
+        per sender however many browsers watch (§5, docs/PROTOCOL.md)."""
+        if header[1] == _AUDIO:
+            _, _, _, ssrc, seq, timestamp = BASE_HEADER.unpack(header)
+            for recipient in web_recipients:
+                recipient.sink.audio(ssrc, timestamp, seq, payload)  # type: ignore[union-attr]
+            self.sent += len(web_recipients)
+            return
+        _, _, _, ssrc, _, timestamp, frame_id, index, count = VIDEO_HEADER.unpack(header)
+        if sender.assembler is None:
+            sender.assembler = FrameAssembler()
+        frame = sender.assembler.add(
+            ssrc, frame_id, index, count, timestamp, payload, time.monotonic()
+        )
+        if frame is not None:
+            for recipient in web_recipients:
+                recipient.sink.video(ssrc, timestamp, frame_id, frame.data)  # type: ignore[union-attr]
+            self.sent += len(web_recipients)
+
+    # -- media from browsers ---------------------------------------------------------
+
+    def web_media_received(
+        self, peer: MediaPeer, kind: int, timestamp: int, payload: bytes
+    ) -> None:
+        """One audio frame or one whole JPEG from a browser session (§5). It is relayed
+        under the same rules as UDP media: in the room only, medium on, rate-limited."""
+        self.received += 1
+        dropped = self.dropped
+        now = time.monotonic()
+        if kind == _AUDIO:
+            if len(payload) != AUDIO_PAYLOAD_SIZE:
+                dropped["bad_payload"] += 1
+                return
+            if not (peer.packet_bucket.take(now) and peer.byte_bucket.take(now, len(payload))):
+                dropped["rate_limited"] += 1
+                return
+            if not peer.audio_on:
+                dropped["mic_off"] += 1
+                return
+            peer.web_seq += 1
+            header = BASE_HEADER.pack(VERSION, _AUDIO, 0, peer.ssrc, peer.web_seq, timestamp)
+            self._forward(peer, header, peer.ssrc, peer.web_seq, payload)
+            return
+        if kind != _VIDEO:
+            dropped["bad_kind"] += 1
+            return
+        try:
+            fragments = fragment_frame(payload)
+        except ValueError:
+            dropped["bad_payload"] += 1
+            return
+        if not (
+            peer.packet_bucket.take(now, len(fragments))
+            and peer.byte_bucket.take(now, len(payload))
+        ):
+            dropped["rate_limited"] += 1
+            return
+        if not peer.video_on:
+            dropped["cam_off"] += 1
+            return
+        if not peer.recipients and not peer.web_recipients:
+            dropped["no_recipients"] += 1
+            return
+        peer.web_frame_id = (peer.web_frame_id + 1) & 0xFFFFFFFF
+        frame_id, count = peer.web_frame_id, len(fragments)
+        if peer.web_recipients:
+            for recipient in peer.web_recipients:
+                recipient.sink.video(peer.ssrc, timestamp, frame_id, payload)  # type: ignore[union-attr]
+            self.sent += len(peer.web_recipients)
+        if not peer.recipients:
+            return
+        self.forwarded += 1
+        transport = self.transport
+        for index, fragment in enumerate(fragments):
+            peer.web_seq += 1
+            seq = peer.web_seq
+            header = VIDEO_HEADER.pack(
+                VERSION, _VIDEO, 0, peer.ssrc, seq, timestamp, frame_id, index, count
+            )
+            for recipient in peer.recipients:
+                packet = recipient.cipher.seal_raw(
+                    SERVER_TO_CLIENT, header, peer.ssrc, seq, fragment
+                )
+                if recipient.tunnelled:
+                    recipient.control.send_media(packet)
+                elif recipient.udp_address is not None and transport is not None:
+                    transport.sendto(packet, recipient.udp_address)
+                else:
+                    dropped["no_address"] += 1
+                    continue
+                self.sent += 1
 
     def _pong(self, peer: MediaPeer, echo: bytes) -> None:
         peer.server_seq += 1

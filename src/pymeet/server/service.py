@@ -49,6 +49,8 @@ class MeetingService:
         self.lobby = LobbyNotifier(self._publish_lobby)
         self.media = MediaDirectory()
         self.relay_stats: Callable[[], dict[str, Any]] = dict
+        self.open_connections: Callable[[], int] = lambda: 0
+        """Control connections of every kind (TLS and WebSocket), for the common cap."""
         self._delivery_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -96,6 +98,7 @@ class MeetingService:
             session.label,
             TokenBucket(config.media_packet_rate, config.media_packet_burst, now),
             TokenBucket(config.media_byte_rate, config.media_byte_burst, now),
+            sink=session.transport.media_sink,
         )
         self.media.add(session.media)
 
@@ -138,7 +141,7 @@ class MeetingService:
         session.hand = False
         self._room_media_changed(room)
         if session.media is not None:
-            session.media.recipients = ()
+            session.media.recipients = session.media.web_recipients = ()
         self.broadcast(
             room.members.values(),
             event(MsgType.MEMBER_LEFT, room=room.name, username=session.username),
@@ -155,7 +158,7 @@ class MeetingService:
             member.room = None
             member.hand = False
             if member.media is not None:
-                member.media.recipients = ()
+                member.media.recipients = member.media.web_recipients = ()
         self.lobby.changed()
         return members
 

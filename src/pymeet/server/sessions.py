@@ -14,12 +14,16 @@ from pymeet.server.store import UserRecord
 from pymeet.server.validation_keys import user_key
 
 if TYPE_CHECKING:
-    from pymeet.server.media_peers import MediaPeer
+    from pymeet.server.media_peers import MediaPeer, WebMediaSink
     from pymeet.server.rooms import Room
 
 
 class Transport(Protocol):
     """What a session needs of its connection, whatever carries it."""
+
+    @property
+    def media_sink(self) -> WebMediaSink | None:
+        """Where relayed media goes unsealed (browsers); None when it is sealed per §4."""
 
     def send_payload(self, payload: bytes) -> None:
         """Queue one JSON message (unframed UTF-8) for the peer; never blocks."""

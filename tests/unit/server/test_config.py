@@ -35,3 +35,11 @@ def test_bad_values_are_named() -> None:
         from_sources(parse("--port", "70000"), environ={})
     with pytest.raises(ValueError, match="--log-level"):
         from_sources(parse("--log-level", "chatty"), environ={})
+
+
+def test_boolean_settings() -> None:
+    assert from_sources(parse("--web-tls"), environ={}).web_tls is True
+    assert from_sources(parse(), environ={"PYMEET_WEB_TLS": "yes"}).web_tls is True
+    assert from_sources(parse("--no-web-tls"), environ={"PYMEET_WEB_TLS": "1"}).web_tls is False
+    with pytest.raises(ValueError, match="PYMEET_WEB_TLS"):
+        from_sources(parse(), environ={"PYMEET_WEB_TLS": "maybe"})

@@ -1,0 +1,1 @@
+"""The web port: the browser client's static files and the WebSocket gateway (§5)."""
