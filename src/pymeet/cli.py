@@ -17,6 +17,7 @@ from pymeet import __version__
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "server": ("pymeet.server.main", "run the meeting server"),
     "chat": ("pymeet.client.chat_cli", "interactive command-line client"),
+    "bot": ("pymeet.client.bot_cli", "headless participant with synthetic or real media"),
 }
 
 

@@ -145,6 +145,17 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _is_unicode_text(payload: bytes, obj: Any) -> bool:
+    """False when JSON escapes smuggled in a lone UTF-16 surrogate, which is not text."""
+    if b"\\u" not in payload:
+        return True
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def loads_object(payload: bytes) -> dict[str, Any]:
     """Decode one UTF-8 JSON object. Raises ProtocolError for anything else."""
     try:
@@ -175,6 +186,9 @@ def parse_request(payload: bytes) -> Request:
     kind = obj.get("type")
     if not isinstance(kind, str) or not kind:
         raise ProtocolError("a request needs a string type", request_id=request_id)
+    if not _is_unicode_text(payload, obj):
+        raise ProtocolError("a request must hold Unicode text (no lone surrogates)",
+                            request_id=request_id)
     return Request(kind, request_id, obj)
 
 

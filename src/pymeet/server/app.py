@@ -14,6 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from pymeet import __version__
+from pymeet.server.blobs import BlobStore
 from pymeet.server.config import ServerConfig
 from pymeet.server.control import ControlServer
 from pymeet.server.relay import MediaRelay, enlarge_buffers
@@ -21,6 +22,7 @@ from pymeet.server.service import MeetingService
 from pymeet.server.store import Store
 from pymeet.server.tls import TlsIdentity, ensure_identity, format_fingerprint, server_context
 from pymeet.server.web.app import start_web
+from pymeet.server.web.files import FileService
 from pymeet.server.web.gateway import WebGateway
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,9 @@ class MeetingServer:
         self.store = await Store.open(self.data_dir)
         self.media_socket = bind_media_socket(config.host, config.udp_port)
         media = self.media_socket.getsockname()[:2]
-        service = self.service = MeetingService(config, self.store, media[1])
+        service = self.service = MeetingService(
+            config, self.store, media[1], BlobStore(self.data_dir)
+        )
         await service.load()
 
         relay = self.relay = MediaRelay(service.media)
@@ -86,8 +90,9 @@ class MeetingServer:
             len(control_server.connections) + len(gateway.connections)
         )
         control = await control_server.start()
+        files = FileService(service, service.blobs, int(config.max_file_mb * 1024 * 1024))
         self.web_runner, web_address = await start_web(
-            gateway, config.host, config.web_port, tls if config.web_tls else None
+            gateway, files, config.host, config.web_port, tls if config.web_tls else None
         )
         self.endpoints = Endpoints(control, media, web_address)
         return self.endpoints

@@ -38,6 +38,7 @@ class ServerConfig:
     media_byte_rate: float = 1_500_000.0
     media_byte_burst: float = 600_000.0
     web_tls: bool = False
+    max_file_mb: float = 100.0
 
 
 HELP: dict[str, str] = {
@@ -60,6 +61,7 @@ HELP: dict[str, str] = {
     "media_byte_rate": "media bytes per second a session may send",
     "media_byte_burst": "media bytes a session may send in one burst",
     "web_tls": "serve the web port over HTTPS with the server's certificate",
+    "max_file_mb": "largest shared file, in MiB",
 }
 
 
@@ -152,6 +154,7 @@ def validate(config: ServerConfig) -> None:
         "media_packet_burst",
         "media_byte_rate",
         "media_byte_burst",
+        "max_file_mb",
     ):
         if getattr(config, name) <= 0:
             raise ValueError(f"--{name.replace('_', '-')} must be positive")

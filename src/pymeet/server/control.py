@@ -138,11 +138,9 @@ class ControlConnection:
                 session.closing_reason or ("shutdown" if self.server.stopping else "disconnected"),
             )
             self.close()
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(CLOSE_GRACE):
-                    await self.writer.wait_closed()
-            if not self.writer.transport.is_closing():
-                self.writer.transport.abort()
+            # Queued output (a last reply, session.closed) gets a grace period to drain;
+            # a peer that never reads it does not keep the connection alive.
+            asyncio.get_running_loop().call_later(CLOSE_GRACE, self.writer.transport.abort)
 
 
 class ControlServer:
@@ -220,6 +218,9 @@ class ControlServer:
             connection.session.send(closing)
             connection.close()
         if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=CLOSE_GRACE + 1)
-        for task in list(self._tasks):
-            task.cancel()
+            await asyncio.wait(list(self._tasks), timeout=CLOSE_GRACE)
+        # Peers that do not answer the TLS close in time are cut off.
+        for connection in list(self.connections):
+            connection.writer.transport.abort()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=CLOSE_GRACE)

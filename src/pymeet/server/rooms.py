@@ -20,6 +20,7 @@ class Room:
     def __init__(self, record: RoomRecord) -> None:
         self.record = record
         self.members: dict[str, Session] = {}
+        self._hands: dict[str, str] = {}  # user key -> username, in the order raised
         self.chat_lock = asyncio.Lock()
 
     @property
@@ -42,6 +43,15 @@ class Room:
             "members": len(self.members),
             "locked": self.locked,
         }
+
+    def set_hand(self, session: Session, up: bool) -> None:
+        self._hands.pop(session.key, None)
+        if up:
+            self._hands[session.key] = session.username
+
+    def raised_hands(self) -> list[str]:
+        """Usernames with a raised hand, first raised first (§3.4)."""
+        return list(self._hands.values())
 
     def others(self, session: Session) -> list[Session]:
         return [member for member in self.members.values() if member is not session]

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from pymeet.protocol.messages import MsgType, dumps, event
+from pymeet.server.blobs import BlobStore
 from pymeet.server.config import ServerConfig
 from pymeet.server.invitations import Invitations
 from pymeet.server.lobby import LobbyNotifier
@@ -36,8 +37,11 @@ MEDIA_KEY_BYTES = 32
 
 
 class MeetingService:
-    def __init__(self, config: ServerConfig, store: Store, media_port: int) -> None:
+    def __init__(
+        self, config: ServerConfig, store: Store, media_port: int, blobs: BlobStore
+    ) -> None:
         self.config = config
+        self.blobs = blobs
         self.store = store
         self.media_port = media_port
         self.hasher = PasswordHasher(config.pbkdf2_iterations)
@@ -137,6 +141,7 @@ class MeetingService:
             return None
         if room.members.get(session.key) is session:
             del room.members[session.key]
+        room.set_hand(session, False)
         session.room = None
         session.hand = False
         self._room_media_changed(room)

@@ -62,6 +62,22 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX direct_messages_undelivered ON direct_messages(recipient_id)
         WHERE delivered = 0;
     """,
+    """
+    CREATE TABLE files (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        sender_id INTEGER NOT NULL REFERENCES users(id),
+        room_id INTEGER REFERENCES rooms(id) ON DELETE CASCADE,
+        recipient_id INTEGER REFERENCES users(id),
+        ts REAL NOT NULL,
+        CHECK ((room_id IS NULL) <> (recipient_id IS NULL))
+    );
+    CREATE INDEX files_by_room ON files(room_id, ts);
+    CREATE INDEX files_by_pair ON files(sender_id, recipient_id, ts);
+    CREATE INDEX files_by_hash ON files(sha256);
+    """,
 )
 
 
@@ -112,6 +128,31 @@ class StoredMessage:
 
     def dm_wire(self) -> dict[str, Any]:
         return {"id": self.id, "from": self.sender, "to": self.to, "text": self.text, "ts": self.ts}
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """A shared file: in a room (``room``) or between two users (``to``)."""
+
+    id: str
+    name: str
+    size: int
+    sha256: str
+    sender: str
+    ts: float
+    room: str | None = None
+    to: str | None = None
+
+    def wire(self) -> dict[str, Any]:
+        """The `FileInfo` of §3.4."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "size": self.size,
+            "sha256": self.sha256,
+            "from": self.sender,
+            "ts": self.ts,
+        }
 
 
 def _create_private_file(path: Path) -> None:
@@ -258,9 +299,10 @@ class Store:
         """Insert a room; raises DuplicateError("room")."""
         return await self._run(self._create_room, name, name_key, owner, password_hash, now)
 
-    async def delete_room(self, room_id: int) -> None:
-        """Delete a room and, by cascade, its messages."""
-        await self._run(self._write, "DELETE FROM rooms WHERE id = ?", (room_id,))
+    async def delete_room(self, room_id: int) -> list[str]:
+        """Delete a room and, by cascade, its messages and files. Returns the sha256 of
+        stored contents that no file refers to any more, for the caller to remove."""
+        return await self._run(self._delete_room, room_id)
 
     # -- room messages -----------------------------------------------------------------
 
@@ -346,6 +388,94 @@ class Store:
     async def mark_delivered(self, ids: list[int]) -> None:
         if ids:
             await self._run(self._mark_delivered, ids)
+
+    # -- shared files ------------------------------------------------------------------
+
+    def _add_file(
+        self,
+        file: FileRecord,
+        sender: UserRecord,
+        room: RoomRecord | None,
+        recipient: UserRecord | None,
+    ) -> None:
+        self._write(
+            "INSERT INTO files (id, name, size, sha256, sender_id, room_id, recipient_id, ts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                file.id,
+                file.name,
+                file.size,
+                file.sha256,
+                sender.id,
+                room.id if room else None,
+                recipient.id if recipient else None,
+                file.ts,
+            ),
+        )
+
+    async def add_file(
+        self,
+        file: FileRecord,
+        sender: UserRecord,
+        room: RoomRecord | None,
+        recipient: UserRecord | None,
+    ) -> None:
+        """Record a shared file whose bytes are already stored; durable on return."""
+        await self._run(self._add_file, file, sender, room, recipient)
+
+    _FILE_COLUMNS = (
+        "SELECT f.id, f.name, f.size, f.sha256, s.username, f.ts, r.name, u.username"
+        " FROM files f JOIN users s ON s.id = f.sender_id"
+        " LEFT JOIN rooms r ON r.id = f.room_id LEFT JOIN users u ON u.id = f.recipient_id"
+    )
+
+    def _get_file(self, file_id: str) -> FileRecord | None:
+        row = self.db.execute(self._FILE_COLUMNS + " WHERE f.id = ?", (file_id,)).fetchone()
+        return FileRecord(*row) if row else None
+
+    async def get_file(self, file_id: str) -> FileRecord | None:
+        return await self._run(self._get_file, file_id)
+
+    def _room_files(self, room: RoomRecord, limit: int) -> list[FileRecord]:
+        rows = self.db.execute(
+            self._FILE_COLUMNS + " WHERE f.room_id = ? ORDER BY f.ts DESC, f.rowid DESC LIMIT ?",
+            (room.id, limit),
+        ).fetchall()
+        return [FileRecord(*row) for row in reversed(rows)]
+
+    async def room_files(self, room: RoomRecord, limit: int) -> list[FileRecord]:
+        """Up to ``limit`` newest files shared in a room, oldest first."""
+        return await self._run(self._room_files, room, limit)
+
+    def _dm_files(self, a: UserRecord, b: UserRecord, limit: int) -> list[FileRecord]:
+        rows = self.db.execute(
+            self._FILE_COLUMNS + " WHERE (f.sender_id = ? AND f.recipient_id = ?)"
+            " OR (f.sender_id = ? AND f.recipient_id = ?) ORDER BY f.ts DESC, f.rowid DESC LIMIT ?",
+            (a.id, b.id, b.id, a.id, limit),
+        ).fetchall()
+        return [FileRecord(*row) for row in reversed(rows)]
+
+    async def dm_files(self, a: UserRecord, b: UserRecord, limit: int) -> list[FileRecord]:
+        """Up to ``limit`` newest files between two users, oldest first."""
+        return await self._run(self._dm_files, a, b, limit)
+
+    def _unreferenced(self, hashes: list[str]) -> list[str]:
+        return [
+            h
+            for h in hashes
+            if self.db.execute("SELECT 1 FROM files WHERE sha256 = ? LIMIT 1", (h,)).fetchone()
+            is None
+        ]
+
+    def _delete_room(self, room_id: int) -> list[str]:
+        hashes = [
+            row[0]
+            for row in self.db.execute(
+                "SELECT DISTINCT sha256 FROM files WHERE room_id = ?", (room_id,)
+            )
+        ]
+        self._write("DELETE FROM rooms WHERE id = ?", (room_id,))
+        return self._unreferenced(hashes)
 
     # -- lifecycle ---------------------------------------------------------------------
 

@@ -127,3 +127,11 @@ def test_replies_and_events_parse_on_the_client_side() -> None:
 def test_random_payloads_raise_only_protocol_errors(payload: bytes) -> None:
     with contextlib.suppress(ProtocolError):
         validate_fields(parse_request(payload))
+
+
+def test_lone_surrogates_are_refused_but_pairs_are_text() -> None:
+    with pytest.raises(ProtocolError) as info:
+        parse_request(b'{"type":"chat.send","id":3,"text":"a\\ud800b"}')
+    assert info.value.code == "bad_request"
+    parsed = parse_request(b'{"type":"chat.send","id":4,"text":"\\ud83d\\ude00"}')
+    assert validate_fields(parsed) == {"text": "😀"}

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pymeet.protocol.messages import MsgType
-from pymeet.server.handlers import media, messaging, rooms, session
+from pymeet.server.handlers import media, messaging, moderation, rooms, session
 from pymeet.server.handlers.base import Handler
 from pymeet.server.sessions import SessionState
 
@@ -46,6 +46,9 @@ ROUTES: Mapping[str, Route] = {
     MsgType.CALL_INVITE: Route(messaging.call_invite, _AUTH),
     MsgType.CALL_ANSWER: Route(messaging.call_answer, _AUTH),
     MsgType.STATS: Route(media.stats, _AUTH),
+    MsgType.ROOM_KICK: Route(moderation.room_kick, _AUTH),
+    MsgType.ROOM_MUTE: Route(moderation.room_mute, _AUTH),
+    MsgType.HAND_RAISE: Route(moderation.hand_raise, _AUTH),
 }
 
 # How far along the session machine each state is, for "needs at least" checks.

@@ -62,7 +62,11 @@ async def dm_history(
 ) -> dict[str, Any]:
     other = await _existing_user(service, fields["with"], "with")
     messages = await service.store.dm_history(current_user(session), other, HISTORY_LIMIT)
-    return {"messages": [message.dm_wire() for message in messages]}
+    files = await service.store.dm_files(current_user(session), other, HISTORY_LIMIT)
+    return {
+        "messages": [message.dm_wire() for message in messages],
+        "files": [file.wire() for file in files],
+    }
 
 
 async def media_update(

@@ -83,6 +83,7 @@ async def room_join(
     # moment this session starts receiving the room's messages: none lost, none twice.
     async with room.chat_lock:
         history = await service.store.room_history(room.record, HISTORY_LIMIT)
+        files = await service.store.room_files(room.record, HISTORY_LIMIT)
         if service.rooms.get(room.name) is not room:
             raise refuse(ErrorCode.ROOM_NOT_FOUND, "the room was just deleted", "room")
         service.enter_room(session, room)
@@ -90,6 +91,8 @@ async def room_join(
         "room": room.info(),
         "members": [member.member() for member in room.members.values()],
         "history": [message.chat_wire() for message in history],
+        "files": [file.wire() for file in files],
+        "hands": room.raised_hands(),
     }
 
 
@@ -110,8 +113,9 @@ async def room_delete(
     async with room.chat_lock:
         if service.rooms.get(room.name) is not room:
             raise refuse(ErrorCode.ROOM_NOT_FOUND, "the room was just deleted", "room")
-        await service.store.delete_room(room.record.id)
+        orphans = await service.store.delete_room(room.record.id)
         service.rooms.remove(room)
+    service.blobs.remove(orphans)
     members = service.close_room(room)
     service.broadcast(
         [m for m in members if m is not session], event(MsgType.ROOM_DELETED, room=room.name)

@@ -20,7 +20,20 @@ from pymeet.server.validation_keys import user_key
 
 log = logging.getLogger(__name__)
 
-FEATURES = ["rooms", "room_passwords", "chat", "dm", "invite", "media.udp", "media.tunnel", "stats"]
+FEATURES = [
+    "rooms",
+    "room_passwords",
+    "chat",
+    "dm",
+    "invite",
+    "media.udp",
+    "media.tunnel",
+    "media.websocket",
+    "files",
+    "moderation",
+    "hands",
+    "stats",
+]
 
 
 async def hello(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from pymeet.server.web.files import FileService
 from pymeet.server.web.gateway import WebGateway
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -39,20 +40,26 @@ async def index(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(page, headers={"Cache-Control": "no-cache"})
 
 
-def make_app(gateway: WebGateway) -> web.Application:
+def make_app(gateway: WebGateway, files: FileService) -> web.Application:
     app = web.Application(middlewares=[security_headers], client_max_size=1024 * 1024)
     app.router.add_get("/", index)
     app.router.add_get("/ws", gateway.handle)
+    app.router.add_post("/files", files.upload)
+    app.router.add_get("/files/{file_id}", files.download)
     if STATIC_DIR.is_dir():
         app.router.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)
     return app
 
 
 async def start_web(
-    gateway: WebGateway, host: str, port: int, ssl_context: ssl.SSLContext | None
+    gateway: WebGateway,
+    files: FileService,
+    host: str,
+    port: int,
+    ssl_context: ssl.SSLContext | None,
 ) -> tuple[web.AppRunner, tuple[str, int]]:
     """Start serving; returns the runner (to clean up) and the bound address."""
-    runner = web.AppRunner(make_app(gateway), access_log=None, handle_signals=False)
+    runner = web.AppRunner(make_app(gateway, files), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context, backlog=256)
     await site.start()
