@@ -11,11 +11,18 @@ packages=()
 if ! "$python" -m venv --help >/dev/null 2>&1 || ! "$python" -c "import ensurepip" >/dev/null 2>&1; then
   packages+=(python3-venv)
 fi
+# The desktop client needs Tk; Debian ships Python's tkinter separately.
+if [ "$purpose" != "run" ] && ! "$python" -c "import tkinter" >/dev/null 2>&1; then
+  packages+=(python3-tk)
+fi
 if [ "$purpose" = "test" ]; then
   # portaudio19-dev: PyAudio has no Linux wheel and builds against it.
   # chromium: the browser client's tests drive Debian's Chromium with Playwright
   #   (Playwright's own browser download is never used).
-  packages+=(portaudio19-dev chromium)
+  # xvfb, xauth, xdotool, imagemagick: the desktop client's tests run a real Tk window
+  #   on a virtual display, drive it and take screenshots.
+  # fonts-noto-core: readable Vietnamese and other scripts in the Tk and browser windows.
+  packages+=(portaudio19-dev chromium xvfb xauth xdotool imagemagick fonts-noto-core)
 fi
 
 missing=()
