@@ -38,6 +38,7 @@ class ServerProcess:
     process: subprocess.Popen[str] | None = None
     _lines: deque[str] = field(default_factory=lambda: deque(maxlen=20000))
     _all_output: list[str] = field(default_factory=list)
+    _pump: threading.Thread | None = None
 
     def command(self) -> list[str]:
         return [
@@ -75,7 +76,8 @@ class ServerProcess:
             problem.append("server exited")
             ready.set()
 
-        threading.Thread(target=pump, args=(self.process,), daemon=True).start()
+        self._pump = threading.Thread(target=pump, args=(self.process,), daemon=True)
+        self._pump.start()
         if not ready.wait(timeout(30)) or problem:
             output = "\n".join(self._all_output[-50:])
             self.stop()
@@ -102,6 +104,10 @@ class ServerProcess:
                 self.process.kill()
                 self.process.wait()
         code = self.process.returncode
+        if self._pump is not None:
+            self._pump.join(timeout(5))  # it ends at the pipe's EOF
+        if self.process.stdout is not None:
+            self.process.stdout.close()
         self.process = None
         return code
 
