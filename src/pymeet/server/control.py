@@ -17,15 +17,15 @@ from pymeet.protocol.errors import FrameTooLarge, ProtocolError
 from pymeet.protocol.framing import LENGTH_PREFIX, FrameDecoder, encode_media_frame
 from pymeet.protocol.messages import MsgType, event, reply_error
 from pymeet.server.config import ServerConfig
-from pymeet.server.dispatch import handle_payload
+from pymeet.server.dispatch import MAX_CONSECUTIVE_GARBAGE, handle_payload
 from pymeet.server.rate_limit import TokenBucket
+from pymeet.server.read_deadline import ReadDeadline
 from pymeet.server.service import MeetingService
-from pymeet.server.sessions import Session, SessionState
+from pymeet.server.sessions import Session
 
 log = logging.getLogger(__name__)
 
 READ_SIZE = 65536
-MAX_CONSECUTIVE_GARBAGE = 16
 CLOSE_GRACE = 2.0
 
 MediaHandler = Callable[[Session, bytes], None]
@@ -81,30 +81,21 @@ class ControlConnection:
 
     # -- reading -----------------------------------------------------------------------
 
-    async def _read(self, hello_deadline: float) -> bytes:
-        loop = asyncio.get_running_loop()
-        if self.session.state is SessionState.AWAITING_HELLO:
-            limit = max(0.0, hello_deadline - loop.time())
-        else:
-            limit = self.server.config.idle_timeout
-        async with asyncio.timeout(limit):
+    async def _read(self, deadline: ReadDeadline) -> bytes:
+        async with asyncio.timeout(deadline.remaining(asyncio.get_running_loop().time())):
             return await self.reader.read(READ_SIZE)
 
     async def run(self) -> None:
         session = self.session
         decoder = FrameDecoder()
         garbage = 0
-        hello_deadline = asyncio.get_running_loop().time() + self.server.config.hello_timeout
+        deadline = ReadDeadline(session, self.server.config, asyncio.get_running_loop().time())
         try:
             while not self.closing:
                 try:
-                    data = await self._read(hello_deadline)
+                    data = await self._read(deadline)
                 except TimeoutError:
-                    log.info(
-                        "%s timed out (%s)",
-                        session.label,
-                        "no hello" if session.state is SessionState.AWAITING_HELLO else "idle",
-                    )
+                    log.info("%s timed out (%s)", session.label, deadline.reason())
                     break
                 if not data:
                     break

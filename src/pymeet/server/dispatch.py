@@ -22,6 +22,9 @@ from pymeet.server.sessions import Session, SessionState
 
 log = logging.getLogger(__name__)
 
+MAX_CONSECUTIVE_GARBAGE = 16
+"""Malformed payloads in a row after which a connection is closed (docs/PROTOCOL.md)."""
+
 
 def _state_error(session: Session, needs: SessionState) -> RequestError | None:
     have = STATE_ORDER[session.state]

@@ -23,17 +23,17 @@ from aiohttp import WSMsgType, web
 from pymeet.protocol.framing import MAX_FRAME_SIZE
 from pymeet.protocol.messages import MsgType, event
 from pymeet.server.config import ServerConfig
-from pymeet.server.dispatch import handle_payload
+from pymeet.server.dispatch import MAX_CONSECUTIVE_GARBAGE, handle_payload
 from pymeet.server.rate_limit import TokenBucket
+from pymeet.server.read_deadline import ReadDeadline
 from pymeet.server.relay import MediaRelay
 from pymeet.server.service import MeetingService
-from pymeet.server.sessions import Session, SessionState
+from pymeet.server.sessions import Session
 
 log = logging.getLogger(__name__)
 
 WEB_MEDIA_HEADER = struct.Struct(">BIII")  # kind, ssrc, timestamp, seq or frame_id
 AUDIO_QUEUE_FRAMES = 50  # one second of 20 ms frames
-MAX_CONSECUTIVE_GARBAGE = 16
 
 
 class WebSocketConnection:
@@ -141,21 +141,13 @@ class WebSocketConnection:
     async def read_loop(self) -> None:
         gateway, session = self.gateway, self.session
         loop = asyncio.get_running_loop()
-        hello_deadline = loop.time() + gateway.config.hello_timeout
+        deadline = ReadDeadline(session, gateway.config, loop.time())
         garbage = 0
         while not self.closing:
-            if session.state is SessionState.AWAITING_HELLO:
-                limit = max(0.0, hello_deadline - loop.time())
-            else:
-                limit = gateway.config.idle_timeout
             try:
-                message = await self.ws.receive(timeout=limit)
+                message = await self.ws.receive(timeout=deadline.remaining(loop.time()))
             except TimeoutError:
-                log.info(
-                    "%s timed out (%s)",
-                    session.label,
-                    "no hello" if session.state is SessionState.AWAITING_HELLO else "idle",
-                )
+                log.info("%s timed out (%s)", session.label, deadline.reason())
                 return
             if message.type == WSMsgType.TEXT:
                 well_formed = await handle_payload(
