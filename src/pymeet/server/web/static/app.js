@@ -155,7 +155,8 @@ class App {
     $("#logout").addEventListener("click", async () => {
       await this.session.logout();
       await this.media.stop();
-      this.#showAuth("You have signed out.");
+      this.#showAuth();
+      toast("You have signed out.");
       this.session = this.#freshSession();
     });
   }
@@ -502,6 +503,7 @@ class App {
     const note = $("#device-note");
     note.textContent = notes.length ? `${notes.join(" ")} You can still chat, listen and watch.` : "";
     note.hidden = notes.length === 0;
+    this.media.syncTracks();
     this.grid.setPreviewStream(this.media.previewStream);
   }
 
@@ -630,6 +632,7 @@ class App {
     });
     on("restored", (event) => {
       toast("Reconnected.", "success", 2500);
+      this.renderControls();
       if (event.join) {
         this.#enterRoom(event.join);
       } else if (event.rejoinError) {

@@ -137,8 +137,13 @@ export class ChatPanel {
     if (conversation.messages.has(message.id)) return;
     conversation.messages.set(message.id, message);
     const mine = identityKey(message.from) === identityKey(this.callbacks.me());
-    if (conversation.key !== this.active && !mine) conversation.unread += 1;
     if (this.active === null) this.active = conversation.key;
+    if (conversation.key !== this.active && !mine) conversation.unread += 1;
+    if (!mine) {
+      // Screen readers hear each new message once (the list itself re-renders).
+      const where = conversation.kind === "room" ? `in ${conversation.title}` : "privately";
+      document.getElementById("chat-announcer").textContent = `${message.from} ${where}: ${message.text}`;
+    }
     const nearEnd = this.bodyEl.scrollHeight - this.bodyEl.scrollTop - this.bodyEl.clientHeight < 80;
     this.render();
     if (nearEnd || mine) this.#scrollToEnd();
@@ -197,23 +202,22 @@ export class ChatPanel {
       const label = conversation.kind === "room" ? `Room chat: ${conversation.title}` : `Messages with ${conversation.title}`;
       const tab = el("button", {
         type: "button", role: "tab", class: "chat-tab", "aria-selected": selected ? "true" : "false",
-        "aria-controls": "chat-body", dataset: { key, kind: conversation.kind, peer: conversation.peer },
+        "aria-controls": "chat-body", tabindex: selected ? "0" : "-1",
+        dataset: { key, kind: conversation.kind, peer: conversation.peer },
         title: label, onclick: () => this.select(key),
       },
       icon(conversation.kind === "room" ? "hash" : "user"),
       el("span", { class: "tab-title" }, conversation.title),
       conversation.unread ? el("span", { class: "badge", "aria-label": `${conversation.unread} unread` }, String(conversation.unread)) : null);
+      tab.addEventListener("keydown", (event) => this.#tabKey(event, key));
+      const wrap = el("div", { class: `chat-tab-wrap${selected ? " selected" : ""}`, role: "presentation" }, tab);
       if (conversation.kind === "dm") {
-        const close = el("span", {
-          class: "tab-close", role: "button", tabindex: "0", "aria-label": `Close the conversation with ${conversation.title}`,
-          onclick: (event) => {
-            event.stopPropagation();
-            this.closeDm(key);
-          },
-        }, icon("close"));
-        tab.append(close);
+        wrap.append(el("button", {
+          type: "button", class: "tab-close", "aria-label": `Close the conversation with ${conversation.title}`,
+          title: "Close", onclick: () => this.closeDm(key),
+        }, icon("close")));
       }
-      this.tabsEl.append(tab);
+      this.tabsEl.append(wrap);
     }
     const active = this.conversations.get(this.active);
     this.form.hidden = !active;
@@ -221,6 +225,15 @@ export class ChatPanel {
       this.input.placeholder = active.kind === "room" ? `Message everyone in ${active.title}…` : `Message ${active.title}…`;
       this.input.setAttribute("aria-label", active.kind === "room" ? `Message to the room ${active.title}` : `Message to ${active.title}`);
     }
+  }
+
+  #tabKey(event, key) {
+    // Arrow keys move between conversations (the ARIA tabs pattern).
+    if (event.key !== "ArrowRight" && event.key !== "ArrowLeft") return;
+    const index = this.order.indexOf(key);
+    const next = this.order[(index + (event.key === "ArrowRight" ? 1 : this.order.length - 1)) % this.order.length];
+    this.select(next);
+    this.tabsEl.querySelector(`[data-key="${CSS.escape(next)}"]`)?.focus();
   }
 
   #renderMessages() {

@@ -43,6 +43,7 @@ export class MediaEngine {
     this.audioStream = null;
     this.videoStream = null;
     this.context = null;
+    this.audioReady = null;
     this.captureNode = null;
     this.playbackNode = null;
     this.videoElement = null;
@@ -64,12 +65,18 @@ export class MediaEngine {
     this.onDevicesChanged = null;
   }
 
-  /** Start the AudioContext and the playback worklet. Call from a click if possible. */
-  async startAudioOutput() {
-    if (this.context) {
-      if (this.context.state === "suspended") this.context.resume().catch(() => {});
-      return;
-    }
+  /**
+   * Start the AudioContext and the playback worklet; resolves when both are ready.
+   * Call it from a click if possible (browsers' autoplay rules); the context is made
+   * synchronously, before the first await, so the click still counts.
+   */
+  startAudioOutput() {
+    if (this.context?.state === "suspended") this.context.resume().catch(() => {});
+    this.audioReady ??= this.#openAudio();
+    return this.audioReady;
+  }
+
+  async #openAudio() {
     const AudioContextImpl = globalThis.AudioContext || globalThis.webkitAudioContext;
     if (!AudioContextImpl) return;
     const context = new AudioContextImpl({ latencyHint: "interactive" });
@@ -107,9 +114,26 @@ export class MediaEngine {
     const { width, height, fps } = this.videoSettings;
     const audio = { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true };
     const video = { width: { ideal: width }, height: { ideal: height }, frameRate: { ideal: fps } };
+    // One request for both first (one permission prompt); then each alone, so that a
+    // refused or missing camera does not cost the microphone, or the other way round.
+    if (!this.audioStream && !this.videoStream) {
+      try {
+        const both = await mediaDevices.getUserMedia({ audio, video });
+        this.audioStream = new MediaStream(both.getAudioTracks());
+        this.videoStream = new MediaStream(both.getVideoTracks());
+      } catch {
+        /* find out which one failed below */
+      }
+    }
     if (!this.audioStream) {
       try {
         this.audioStream = await mediaDevices.getUserMedia({ audio });
+      } catch (error) {
+        this.devices.mic = { available: false, reason: describeDeviceError(error, "microphone") };
+      }
+    }
+    if (this.audioStream && !this.captureNode) {
+      try {
         await this.#startCapture();
         this.devices.mic = { available: true, reason: "" };
       } catch (error) {
@@ -119,13 +143,29 @@ export class MediaEngine {
     if (!this.videoStream) {
       try {
         this.videoStream = await mediaDevices.getUserMedia({ video });
+      } catch (error) {
+        this.devices.cam = { available: false, reason: describeDeviceError(error, "camera") };
+      }
+    }
+    if (this.videoStream && !this.videoElement) {
+      try {
         await this.#startCamera();
         this.devices.cam = { available: true, reason: "" };
       } catch (error) {
         this.devices.cam = { available: false, reason: describeDeviceError(error, "camera") };
       }
     }
+    this.syncTracks();
     this.#devicesChanged();
+  }
+
+  /**
+   * Enable the tracks only while their medium is on, so the browser shows the camera
+   * and microphone as paused when they are off. (Nothing is sent while off anyway.)
+   */
+  syncTracks() {
+    for (const track of this.audioStream?.getAudioTracks() ?? []) track.enabled = Boolean(this.session.mic);
+    for (const track of this.videoStream?.getVideoTracks() ?? []) track.enabled = Boolean(this.session.cam);
   }
 
   #devicesChanged() {
@@ -181,6 +221,12 @@ export class MediaEngine {
   /** Change the sent video's size, JPEG quality (0..1) or frame rate. */
   setVideoSettings(settings) {
     this.videoSettings = { ...this.videoSettings, ...settings };
+    const { width, height, fps } = this.videoSettings;
+    for (const track of this.videoStream?.getVideoTracks() ?? []) {
+      // Ask the camera for the new size too; the canvas scales whatever it gets.
+      track.applyConstraints({ width: { ideal: width }, height: { ideal: height }, frameRate: { ideal: fps } })
+        .catch(() => {});
+    }
     this.#restartVideoTimer();
   }
 
@@ -305,6 +351,7 @@ export class MediaEngine {
     this.captureNode = this.playbackNode = null;
     if (this.context) await this.context.close().catch(() => {});
     this.context = null;
+    this.audioReady = null;
     this.devices = {
       mic: { available: false, reason: "The microphone has not been started yet." },
       cam: { available: false, reason: "The camera has not been started yet." },

@@ -28,6 +28,7 @@ export class MeetingSession {
     this.url = url;
     this.requestTimeoutMs = requestTimeoutMs;
     this.channel = null;
+    this.connecting = null;
     this.state = "offline"; // offline | connecting | online | reconnecting
     this.serverInfo = {};
     this.user = null;
@@ -82,15 +83,22 @@ export class MeetingSession {
   // -- connection ------------------------------------------------------------------
 
   /** Open the WebSocket and say hello. */
-  async connect() {
-    this.intentionalClose = false;
-    this.#setState("connecting");
-    try {
-      await this.#establish(false);
-    } catch (error) {
-      this.#setState("offline");
-      throw error;
-    }
+  connect() {
+    if (this.connected) return Promise.resolve();
+    // One attempt at a time: a click on "Sign in" joins the attempt already under way.
+    this.connecting ??= (async () => {
+      this.intentionalClose = false;
+      this.#setState("connecting");
+      try {
+        await this.#establish(false);
+      } catch (error) {
+        this.#setState("offline");
+        throw error;
+      } finally {
+        this.connecting = null;
+      }
+    })();
+    return this.connecting;
   }
 
   get connected() {

@@ -69,13 +69,10 @@ export function $(selector, root = document) {
 
 /** Up to two letters for an avatar: "Nguyễn Văn An" -> "NA", "bob_smith" -> "BS". */
 export function initials(name) {
-  const parts = String(name).split(/[\s._-]+/u).filter(Boolean);
-  const letters = parts.length > 1 ? [parts[0], parts[parts.length - 1]] : [parts[0] || "?"];
-  if (parts.length === 1) {
-    const chars = [...parts[0]];
-    return chars.slice(0, 2).join("").toLocaleUpperCase();
-  }
-  return letters.map((part) => [...part][0]).join("").toLocaleUpperCase();
+  const parts = String(name).normalize("NFC").split(/[\s._-]+/u).filter(Boolean);
+  if (parts.length === 0) return "?";
+  if (parts.length === 1) return [...parts[0]].slice(0, 2).join("").toLocaleUpperCase();
+  return ([...parts[0]][0] + [...parts[parts.length - 1]][0]).toLocaleUpperCase();
 }
 
 /** A stable, pleasant hue for a name (avatars). */
