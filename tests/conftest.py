@@ -28,3 +28,13 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 def server(server_factory: Callable[..., ServerProcess]) -> ServerProcess:
     """One running server with a fresh data directory."""
     return server_factory()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_server_output() -> Iterator[None]:
+    """At the end of the run, no password, media key or session token that a test used
+    appears in the output of any server (docs/SECURITY.md; tests/support/secrets_registry.py)."""
+    from tests.support.secrets_registry import assert_no_leaks
+
+    yield
+    assert_no_leaks()

@@ -19,6 +19,9 @@ READY_RE = re.compile(
     r"(?: web=[^:\s]+:(?P<web>\d+))? fingerprint=(?P<fp>[0-9a-f]{64})$"
 )
 FAST_PBKDF2_ITERATIONS = 1000
+ALL_SERVERS: list[ServerProcess] = []
+"""Every server started in this run, kept with its output for the end-of-run check that
+no secret was logged (tests/support/secrets_registry.py)."""
 
 
 @dataclass
@@ -51,6 +54,8 @@ class ServerProcess:
         ]
 
     def start(self) -> ServerProcess:
+        if all(server is not self for server in ALL_SERVERS):
+            ALL_SERVERS.append(self)
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(
             self.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
