@@ -11,7 +11,7 @@ from pathlib import Path
 # Run from a source checkout without installing: make `src/` importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-from pymeet.cli import main  # noqa: E402
+from pymeet.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["server", *sys.argv[1:]]))
