@@ -195,6 +195,7 @@ class MeetingClient:
         self._rooms: list[dict[str, Any]] = []
         self._mic = False
         self._cam = False
+        self._screen = False
         # Unbounded as a Queue; `_push` holds it to event_queue_size events, so the end
         # marker always fits and the reader never waits.
         self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
@@ -303,6 +304,11 @@ class MeetingClient:
     def cam(self) -> bool:
         """This session's camera state as last confirmed by the server."""
         return self._cam
+
+    @property
+    def screen(self) -> bool:
+        """Whether this session's video is a shared screen (docs/PROTOCOL.md)."""
+        return self._screen
 
     async def wait_connected(self, timeout: float | None = None) -> None:
         """Return once connected; raises TimeoutError, or `ConnectionClosed` if closed."""
@@ -479,10 +485,12 @@ class MeetingClient:
         reply = await self._connection().request(MsgType.DM_HISTORY, {"with": with_user})
         return list(reply["messages"])
 
-    async def update_media(self, mic: bool, cam: bool) -> dict[str, Any]:
-        """Announce mic/cam state; returns this session's Member. Restored on reconnect."""
+    async def update_media(self, mic: bool, cam: bool, screen: bool = False) -> dict[str, Any]:
+        """Announce mic/cam state (``screen``: the video is a shared screen); returns this
+        session's Member. Restored on reconnect."""
         reply = await self._connection().request(
-            MsgType.MEDIA_UPDATE, {"mic": mic, "cam": cam}, on_ok=self._apply_own_member)
+            MsgType.MEDIA_UPDATE, {"mic": mic, "cam": cam, "screen": screen},
+            on_ok=self._apply_own_member)
         return dict(reply["member"])
 
     async def invite(self, to: str) -> None:
@@ -531,7 +539,7 @@ class MeetingClient:
                                     "rejoin_error": None}
         # What to restore; put back if this attempt fails half-way, for the next one.
         room, password, members = self._room, self._room_password, self._members
-        mic, cam = self._mic, self._cam
+        mic, cam, screen = self._mic, self._cam, self._screen
         try:
             hello = await conn.request(
                 MsgType.HELLO, {"client": self.client_name, "protocol": PROTOCOL_VERSION})
@@ -544,11 +552,12 @@ class MeetingClient:
                 if room is not None:
                     await self._rejoin(conn, room, password, restored)
                 if mic or cam:
-                    await conn.request(MsgType.MEDIA_UPDATE, {"mic": mic, "cam": cam},
+                    await conn.request(MsgType.MEDIA_UPDATE,
+                                       {"mic": mic, "cam": cam, "screen": screen},
                                        on_ok=self._apply_own_member)
         except BaseException:
             self._room, self._room_password, self._members = room, password, members
-            self._mic, self._cam = mic, cam
+            self._mic, self._cam, self._screen = mic, cam, screen
             await conn.close()
             raise
         self._conn = conn
@@ -674,7 +683,7 @@ class MeetingClient:
             self.media = MediaCredentials(int(media["port"]), int(media["ssrc"]),
                                           _decode_key(str(media["key"])))
         # mic and cam start off at every login (docs/PROTOCOL.md); a session starts in the lobby.
-        self._mic = self._cam = False
+        self._mic = self._cam = self._screen = False
         self._leave_room_state()
 
     def _apply_join(self, reply: dict[str, Any], password: str | None) -> None:
@@ -688,6 +697,7 @@ class MeetingClient:
             return
         self._mic = bool(member.get("mic"))
         self._cam = bool(member.get("cam"))
+        self._screen = bool(member.get("screen"))
         if self._room is not None and "username" in member:
             self._members[str(member["username"])] = dict(member)
 

@@ -80,6 +80,10 @@ def _check_protocol_version(value: Any, field: str) -> int:
     return value
 
 
+def _check_optional_bool(value: Any, field: str) -> bool:
+    return False if value is None else v.check_bool(value, field)
+
+
 def _check_new_room_password(value: Any, field: str) -> str | None:
     # null or "" means "no password" (docs/PROTOCOL.md, Choices).
     if value is None or value == "":
@@ -122,7 +126,12 @@ REQUEST_FIELDS: Final[Mapping[str, tuple[Field, ...]]] = {
     MsgType.CHAT_SEND: (Field("text", v.check_text),),
     MsgType.DM_SEND: (Field("to", v.check_username), Field("text", v.check_text)),
     MsgType.DM_HISTORY: (Field("with", v.check_username),),
-    MsgType.MEDIA_UPDATE: (Field("mic", v.check_bool), Field("cam", v.check_bool)),
+    MsgType.MEDIA_UPDATE: (
+        Field("mic", v.check_bool),
+        Field("cam", v.check_bool),
+        # Implementation-defined: the video stream carries a shared screen (docs/PROTOCOL.md).
+        Field("screen", _check_optional_bool, required=False),
+    ),
     MsgType.CALL_INVITE: (Field("to", v.check_username),),
     MsgType.CALL_ANSWER: (Field("to", v.check_username), Field("accept", v.check_bool)),
     MsgType.ROOM_KICK: (Field("username", v.check_username),),

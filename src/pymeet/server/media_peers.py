@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from pymeet.protocol.frame_assembler import FrameAssembler
-from pymeet.protocol.media_packet import MediaCipher
+from pymeet.protocol.media_packet import KEY_SIZE
 from pymeet.protocol.replay_window import ReplayWindow
 from pymeet.server.rate_limit import TokenBucket
 
@@ -35,10 +37,10 @@ class MediaPeer:
     """One session as the relay sees it."""
 
     __slots__ = (
+        "aead",
         "assembler",
         "audio_on",
         "byte_bucket",
-        "cipher",
         "control",
         "label",
         "last_heard",
@@ -66,9 +68,13 @@ class MediaPeer:
         byte_bucket: TokenBucket,
         sink: WebMediaSink | None = None,
     ) -> None:
+        if len(key) != KEY_SIZE:
+            raise ValueError(f"media key must be {KEY_SIZE} bytes, not {len(key)}")
         self.ssrc = ssrc
         self.sink = sink
-        self.cipher = MediaCipher(key)
+        # One AESGCM per session, built once (building one costs as much as a seal); the
+        # relay calls it directly with the §4.2 nonce, one Python call per seal.
+        self.aead = AESGCM(key)
         self.control = control
         self.label = label
         # Written by the control layer, read by the relay:

@@ -12,23 +12,31 @@ import asyncio
 import contextlib
 import logging
 import socket
+import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from pymeet.protocol.errors import MediaPacketError
+from cryptography.exceptions import InvalidTag
+
 from pymeet.protocol.frame_assembler import FrameAssembler
 from pymeet.protocol.media_packet import (
     AUDIO_PAYLOAD_SIZE,
     BASE_HEADER,
+    BASE_HEADER_SIZE,
     CLIENT_TO_SERVER,
+    MAX_DATAGRAM_SIZE,
+    NONCE,
+    PEEK_PREFIX,
     PING_PAYLOAD_SIZE,
     SERVER_TO_CLIENT,
+    TAG_SIZE,
     VERSION,
     VIDEO_HEADER,
+    VIDEO_HEADER_SIZE,
     Kind,
-    peek,
 )
 from pymeet.protocol.video_fragmenter import fragment_frame
 from pymeet.server.media_peers import Address, MediaDirectory, MediaPeer
@@ -39,7 +47,19 @@ ADDRESS_LIFETIME = 30.0  # §4.5: a bound address is forgotten after 30 s of sil
 SWEEP_INTERVAL = 5.0
 STATS_LOG_INTERVAL = 60.0
 SOCKET_BUFFER_BYTES = 8 * 1024 * 1024
-_PING, _PONG, _AUDIO, _VIDEO = Kind.PING, Kind.PONG, Kind.AUDIO, Kind.VIDEO
+# Python's socket module does not export the FORCE options; these are Linux's values.
+_LINUX = sys.platform.startswith("linux")
+_SO_RCVBUFFORCE: int | None = getattr(socket, "SO_RCVBUFFORCE", 33 if _LINUX else None)
+_SO_SNDBUFFORCE: int | None = getattr(socket, "SO_SNDBUFFORCE", 32 if _LINUX else None)
+_PING, _PONG, _AUDIO, _VIDEO = int(Kind.PING), int(Kind.PONG), int(Kind.AUDIO), int(Kind.VIDEO)
+# The hot path's constants and bound methods, looked up once (`peek` and `MediaCipher`
+# inlined: on this path a Python call costs about as much as the check it wraps).
+_PEEK = PEEK_PREFIX.unpack_from
+_NONCE = NONCE.pack
+_MIN_DATAGRAM = BASE_HEADER_SIZE + TAG_SIZE
+_HEADER_SIZES = {_PING: BASE_HEADER_SIZE, _PONG: BASE_HEADER_SIZE, _AUDIO: BASE_HEADER_SIZE,
+                 _VIDEO: VIDEO_HEADER_SIZE}
+_monotonic = time.monotonic
 
 
 @dataclass(frozen=True)
@@ -57,8 +77,8 @@ def enlarge_buffers(sock: socket.socket, size: int = SOCKET_BUFFER_BYTES) -> tup
     """Ask for large kernel buffers (the FORCE variants pass the sysctl cap where the
     process may); returns what the kernel granted."""
     for force, plain in (
-        (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF),
-        (getattr(socket, "SO_SNDBUFFORCE", None), socket.SO_SNDBUF),
+        (_SO_RCVBUFFORCE, socket.SO_RCVBUF),
+        (_SO_SNDBUFFORCE, socket.SO_SNDBUF),
     ):
         try:
             if force is None:
@@ -83,12 +103,14 @@ class MediaRelay(asyncio.DatagramProtocol):
         self.pongs = 0
         self.dropped: Counter[str] = Counter()
         self._sweeper: asyncio.Task[None] | None = None
+        self._sendto: Callable[[bytes, Address], None] = self._not_connected
 
     # -- asyncio -----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's UDP transport does not subclass asyncio.DatagramTransport.
         self.transport = cast(asyncio.DatagramTransport, transport)
+        self._sendto = self.transport.sendto
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -99,44 +121,53 @@ class MediaRelay(asyncio.DatagramProtocol):
         # ICMP port unreachable from a vanished client, for example: not fatal.
         self.dropped["send_error"] += 1
 
-    def datagram_received(self, data: bytes, addr: Address) -> None:
-        self.received += 1
-        self._handle(data, addr)
+    def _not_connected(self, data: bytes, addr: Address) -> None:
+        self.dropped["send_error"] += 1
 
-    def tunnel_received(self, peer: MediaPeer | None, data: bytes) -> None:
-        """A sealed packet that arrived inside a control frame (§4.6)."""
-        self.received += 1
-        if peer is None:
-            self.dropped["unauthenticated"] += 1
-            return
-        self._handle(data, None, peer)
-
-    # -- the hot path ------------------------------------------------------------------
-
-    def _handle(
+    def datagram_received(
         self, data: bytes, addr: Address | None, tunnel_peer: MediaPeer | None = None
     ) -> None:
-        dropped = self.dropped
-        try:
-            kind, ssrc, seq, header_size = peek(data)  # §4.3 step 1
-        except MediaPacketError as exc:
-            dropped[exc.reason] += 1
+        """One sealed datagram, from UDP (``addr``) or from the tunnel of ``tunnel_peer``
+        (``addr`` None). §4.3 in the order docs/PROTOCOL.md documents; each drop is
+        counted under its reason."""
+        self.received += 1
+        size = len(data)
+        # Step 1: what `peek` checks, inlined.
+        if size > MAX_DATAGRAM_SIZE:
+            self.dropped["oversize"] += 1
+            return
+        if size < _MIN_DATAGRAM:
+            self.dropped["truncated"] += 1
+            return
+        version, kind, ssrc, seq = _PEEK(data)
+        if version != VERSION:
+            self.dropped["bad_version"] += 1
+            return
+        header_size = _HEADER_SIZES.get(kind)
+        if header_size is None:
+            self.dropped["bad_kind"] += 1
+            return
+        if size < header_size + TAG_SIZE:
+            self.dropped["truncated"] += 1
             return
         peer = self.directory.by_ssrc.get(ssrc)
         if peer is None or (tunnel_peer is not None and peer is not tunnel_peer):
-            dropped["unknown_ssrc"] += 1
+            self.dropped["unknown_ssrc"] += 1
             return
         replay = peer.replay
-        if not replay.check(seq):  # cheap pre-check: no decryption for obvious replays
-            dropped["replay"] += 1
+        if not replay.check(seq):  # step 2, before decryption: replays cost no crypto
+            self.dropped["replay"] += 1
             return
-        try:
-            payload = peer.cipher.open_raw(CLIENT_TO_SERVER, data, ssrc, seq, header_size)
-        except MediaPacketError:  # step 2
-            dropped["bad_tag"] += 1
+        header = data[:header_size]
+        try:  # step 3
+            payload = peer.aead.decrypt(
+                _NONCE(CLIENT_TO_SERVER, ssrc, seq), data[header_size:], header
+            )
+        except InvalidTag:
+            self.dropped["bad_tag"] += 1
             return
-        newest = replay.update(seq)  # step 3
-        now = time.monotonic()
+        newest = replay.update(seq)
+        now = _monotonic()
         if addr is not None:
             if newest:  # step 4: follow an address change only on the newest packet
                 peer.udp_address = addr
@@ -146,51 +177,70 @@ class MediaRelay(asyncio.DatagramProtocol):
         else:
             peer.tunnelled = True
             peer.last_heard = now
-        if not (peer.packet_bucket.take(now) and peer.byte_bucket.take(now, len(data))):
-            dropped["rate_limited"] += 1  # step 5
+        if not (peer.packet_bucket.take(now) and peer.byte_bucket.take(now, size)):
+            self.dropped["rate_limited"] += 1  # step 5
             return
         if kind == _AUDIO:
             if len(payload) != AUDIO_PAYLOAD_SIZE:
-                dropped["bad_payload"] += 1
+                self.dropped["bad_payload"] += 1
             elif not peer.audio_on:
-                dropped["mic_off"] += 1
+                self.dropped["mic_off"] += 1
             else:
-                self._forward(peer, data[:header_size], ssrc, seq, payload)
+                self._forward(peer, header, ssrc, seq, payload)
         elif kind == _VIDEO:
             if not peer.video_on:
-                dropped["cam_off"] += 1
+                self.dropped["cam_off"] += 1
             else:
-                self._forward(peer, data[:header_size], ssrc, seq, payload)
+                self._forward(peer, header, ssrc, seq, payload)
         elif kind == _PING:
             if len(payload) != PING_PAYLOAD_SIZE:
-                dropped["bad_payload"] += 1
+                self.dropped["bad_payload"] += 1
             else:
                 self._pong(peer, payload)
         else:
-            dropped["unexpected_pong"] += 1
+            self.dropped["unexpected_pong"] += 1
+
+    def tunnel_received(self, peer: MediaPeer | None, data: bytes) -> None:
+        """A sealed packet that arrived inside a control frame (§4.6)."""
+        if peer is None:
+            self.received += 1
+            self.dropped["unauthenticated"] += 1
+            return
+        self.datagram_received(data, None, peer)
 
     def _forward(
         self, sender: MediaPeer, header: bytes, ssrc: int, seq: int, payload: bytes
     ) -> None:
-        recipients = sender.recipients  # step 6: the others in the room, precomputed
+        """Step 6: reseal for every other member of the room and send. The copies share
+        the header and the nonce (same ssrc and seq, §4.2); only the key differs."""
+        recipients = sender.recipients  # precomputed on every membership change
         web_recipients = sender.web_recipients
         if not recipients and not web_recipients:
             self.dropped["no_recipients"] += 1
             return
         self.forwarded += 1
-        transport = self.transport
-        for recipient in recipients:
-            packet = recipient.cipher.seal_raw(SERVER_TO_CLIENT, header, ssrc, seq, payload)
-            if recipient.tunnelled:
-                recipient.control.send_media(packet)
-            elif recipient.udp_address is not None and transport is not None:
-                transport.sendto(packet, recipient.udp_address)
-            else:
-                self.dropped["no_address"] += 1
-                continue
-            self.sent += 1
+        if recipients:
+            self._seal_and_send(recipients, header, _NONCE(SERVER_TO_CLIENT, ssrc, seq), payload)
         if web_recipients:
             self._forward_to_browsers(sender, header, payload, web_recipients)
+
+    def _seal_and_send(
+        self, recipients: tuple[MediaPeer, ...], header: bytes, nonce: bytes, payload: bytes
+    ) -> None:
+        sendto = self._sendto
+        sent = 0
+        for recipient in recipients:
+            if recipient.tunnelled:
+                recipient.control.send_media(
+                    header + recipient.aead.encrypt(nonce, payload, header)
+                )
+            elif (address := recipient.udp_address) is not None:
+                sendto(header + recipient.aead.encrypt(nonce, payload, header), address)
+            else:  # no way to reach it: nothing is sealed
+                self.dropped["no_address"] += 1
+                continue
+            sent += 1
+        self.sent += sent
 
     def _forward_to_browsers(
         self,
@@ -271,35 +321,25 @@ class MediaRelay(asyncio.DatagramProtocol):
         if not peer.recipients:
             return
         self.forwarded += 1
-        transport = self.transport
+        ssrc = peer.ssrc
         for index, fragment in enumerate(fragments):
             peer.web_seq += 1
             seq = peer.web_seq
             header = VIDEO_HEADER.pack(
-                VERSION, _VIDEO, 0, peer.ssrc, seq, timestamp, frame_id, index, count
+                VERSION, _VIDEO, 0, ssrc, seq, timestamp, frame_id, index, count
             )
-            for recipient in peer.recipients:
-                packet = recipient.cipher.seal_raw(
-                    SERVER_TO_CLIENT, header, peer.ssrc, seq, fragment
-                )
-                if recipient.tunnelled:
-                    recipient.control.send_media(packet)
-                elif recipient.udp_address is not None and transport is not None:
-                    transport.sendto(packet, recipient.udp_address)
-                else:
-                    dropped["no_address"] += 1
-                    continue
-                self.sent += 1
+            nonce = _NONCE(SERVER_TO_CLIENT, ssrc, seq)
+            self._seal_and_send(peer.recipients, header, nonce, fragment)
 
     def _pong(self, peer: MediaPeer, echo: bytes) -> None:
         peer.server_seq += 1
         seq = peer.server_seq
         header = BASE_HEADER.pack(VERSION, _PONG, 0, 0, seq, 0)
-        packet = peer.cipher.seal_raw(SERVER_TO_CLIENT, header, 0, seq, echo)
+        packet = header + peer.aead.encrypt(_NONCE(SERVER_TO_CLIENT, 0, seq), echo, header)
         if peer.tunnelled:
             peer.control.send_media(packet)
-        elif peer.udp_address is not None and self.transport is not None:
-            self.transport.sendto(packet, peer.udp_address)
+        elif peer.udp_address is not None:
+            self._sendto(packet, peer.udp_address)
         self.pongs += 1
 
     # -- housekeeping ------------------------------------------------------------------

@@ -59,6 +59,7 @@ class Session:
     mic: bool = False
     cam: bool = False
     hand: bool = False
+    screen: bool = False
     media: MediaPeer | None = None
     closing_reason: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -85,6 +86,7 @@ class Session:
             "mic": self.mic,
             "cam": self.cam,
             "hand": self.hand,
+            "screen": self.screen,
         }
 
     def send(self, message: dict[str, Any]) -> None:

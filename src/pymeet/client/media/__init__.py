@@ -26,6 +26,7 @@ from pymeet.client.media.engine import (
     encode_jpeg,
 )
 from pymeet.client.media.errors import MediaUnavailable
+from pymeet.client.media.screen import ScreenSource, SyntheticScreen
 from pymeet.client.media.sinks import AudioSink, RecordingSink, SpeakerSink
 from pymeet.client.media.sources import (
     AudioSource,
@@ -54,8 +55,10 @@ __all__ = [
     "MediaUnavailable",
     "MicrophoneSource",
     "RecordingSink",
+    "ScreenSource",
     "SpeakerSink",
     "SyntheticCamera",
+    "SyntheticScreen",
     "ToneSource",
     "VideoPreset",
     "VideoSource",

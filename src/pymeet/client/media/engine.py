@@ -120,6 +120,8 @@ PRESETS: dict[str, VideoPreset] = {
     "low": VideoPreset("low", 320, 240, 50, 10.0),
     "medium": VideoPreset("medium", 640, 480, 60, 15.0),
     "high": VideoPreset("high", 1280, 720, 70, 15.0),
+    # A shared screen: more pixels for legible text, fewer frames (it changes slowly).
+    "screen": VideoPreset("screen", 1280, 720, 70, 5.0),
 }
 
 
@@ -245,6 +247,7 @@ class MediaEngine:
         client: MeetingClient,
         *,
         video_source: VideoSource | None = None,
+        screen_source: VideoSource | None = None,
         audio_source: AudioSource | None = None,
         speaker: AudioSink | None = None,
         on_frame: FrameCallback | None = None,
@@ -257,6 +260,7 @@ class MediaEngine:
     ) -> None:
         self.client = client
         self.video_source = video_source
+        self.screen_source = screen_source
         self.audio_source = audio_source
         self.speaker = speaker
         self.on_frame = on_frame
@@ -271,6 +275,8 @@ class MediaEngine:
         self.counters: Counter[str] = Counter()
         self._mic = False
         self._cam = False
+        self._screen = False
+        self._camera_before_screen = False
         self._running = False
         self._streams: dict[int, _RemoteStream] = {}
         self._names: dict[int, str] = {}
@@ -404,7 +410,7 @@ class MediaEngine:
             return
         async with self._state_lock:
             was_on = self._mic or self._cam
-            self._mic = self._cam = False
+            self._mic = self._cam = self._screen = False
             for task in (self._audio_task, self._video_task, self._playout_task):
                 await _cancel(task)
             self._audio_task = self._video_task = self._playout_task = None
@@ -414,6 +420,7 @@ class MediaEngine:
             self._removers = []
             await self._close_source(self._audio_exec, self.audio_source)
             await self._close_source(self._video_exec, self.video_source)
+            await self._close_source(self._video_exec, self.screen_source)
             writer, self._writer = self._writer, None
             if writer is not None:
                 await asyncio.to_thread(writer.close)
@@ -486,6 +493,47 @@ class MediaEngine:
                 await self._announce()
             return self._cam
 
+    async def set_screen(self, on: bool) -> bool:
+        """Share the screen instead of the camera, or stop sharing; returns whether the
+        screen is shared now.
+
+        The screen goes out on the camera's video path at the ``screen`` preset, and
+        ``media.update`` says ``screen: true`` so others show it large. Stopping goes
+        back to the camera if it was on before. When the screen source cannot be opened,
+        ``problems["screen"]`` says why and nothing changes.
+        """
+        async with self._state_lock:
+            if not self._running or on == self._screen:
+                return self._screen
+            if on:
+                source = self.screen_source
+                if source is not None:
+                    screen = PRESETS["screen"]
+                    with contextlib.suppress(Exception):
+                        await self._run(self._video_exec, source.configure,
+                                        screen.width, screen.height, screen.fps)
+                if not await self._open_source("screen", self._video_exec, source):
+                    return False
+                self._camera_before_screen = self._cam
+                if self._cam:
+                    await self._cam_off()
+                self._screen = self._cam = True
+                await self._announce()
+                self._video_task = self._spawn_loop(self._video_loop(), "pymeet-screen-send")
+                return True
+            await self._cam_off()
+            if self._camera_before_screen and await self._open_source(
+                    "camera", self._video_exec, self.video_source):
+                self._cam = True
+                self._video_task = self._spawn_loop(self._video_loop(), "pymeet-video-send")
+            await self._announce()
+            return False
+
+    @property
+    def screen(self) -> bool:
+        """True while the screen, not the camera, is being sent."""
+        return self._screen
+
     async def set_video_preset(self, preset: str | VideoPreset) -> VideoPreset:
         """Change the outgoing size, quality and rate; applies from the next frame."""
         self._preset = resolve_preset(preset)
@@ -504,11 +552,16 @@ class MediaEngine:
         await self._close_source(self._audio_exec, self.audio_source)
 
     async def _cam_off(self) -> None:
-        self._cam = False
+        """Stop sending video, whether it comes from the camera or the screen."""
+        source = self._video_source_in_use()
+        self._cam = self._screen = False
         task, self._video_task = self._video_task, None
         if task is not asyncio.current_task():
             await _cancel(task)
-        await self._close_source(self._video_exec, self.video_source)
+        await self._close_source(self._video_exec, source)
+
+    def _video_source_in_use(self) -> VideoSource | None:
+        return self.screen_source if self._screen else self.video_source
 
     async def _open_source(self, medium: str, executor: Executor | None,
                            source: AudioSource | VideoSource | None) -> bool:
@@ -544,7 +597,7 @@ class MediaEngine:
         """Tell the server what we send (§3.3 media.update); on a dropped connection the
         state is announced again after the reconnect."""
         try:
-            await self.client.update_media(self._mic, self._cam)
+            await self.client.update_media(self._mic, self._cam, self._screen)
         except ConnectionClosed:
             logger.info("media state not announced (not connected); will retry on reconnect")
         except (ClientError, RequestError) as exc:
@@ -556,7 +609,7 @@ class MediaEngine:
         async with self._state_lock:
             if medium == "microphone" and self._mic:
                 await self._mic_off()
-            elif medium == "camera" and self._cam:
+            elif medium in ("camera", "screen") and self._cam:
                 await self._cam_off()
             else:
                 return
@@ -602,18 +655,19 @@ class MediaEngine:
                 await asyncio.sleep(0)
 
     async def _video_loop(self) -> None:
-        source = self.video_source
+        source = self._video_source_in_use()
         assert source is not None
+        sharing = self._screen
         loop = asyncio.get_running_loop()
         due = time.monotonic()
         while True:
-            preset = self._preset
+            preset = PRESETS["screen"] if sharing else self._preset
             interval = 1.0 / preset.fps
             try:
                 jpeg = await loop.run_in_executor(self._video_exec, _capture_encode,
                                                   source, preset)
             except MediaUnavailable as exc:
-                self._spawn(self._medium_failed("camera", exc))
+                self._spawn(self._medium_failed("screen" if sharing else "camera", exc))
                 return
             except RuntimeError:  # executor shut down
                 return

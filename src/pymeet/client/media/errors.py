@@ -20,7 +20,8 @@ __all__ = ["MediaUnavailable"]
 class MediaUnavailable(ClientError):
     """A media device or file cannot be used; ``device`` says which kind.
 
-    ``device`` is one of ``"camera"``, ``"microphone"``, ``"speaker"`` or ``"file"``.
+    ``device`` is one of ``"camera"``, ``"screen"``, ``"microphone"``, ``"speaker"`` or
+    ``"file"``.
     """
 
     def __init__(self, device: str, message: str) -> None:

@@ -73,6 +73,7 @@ async def media_update(
     service: MeetingService, session: Session, fields: dict[str, Any]
 ) -> dict[str, Any]:
     session.mic, session.cam = fields["mic"], fields["cam"]
+    session.screen = bool(fields["screen"]) and session.cam  # a screen travels as video
     service.member_updated(session)
     return {"member": session.member()}
 

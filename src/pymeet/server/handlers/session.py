@@ -32,6 +32,7 @@ FEATURES = [
     "files",
     "moderation",
     "hands",
+    "screen",
     "stats",
 ]
 
@@ -98,7 +99,7 @@ async def login(service: MeetingService, session: Session, fields: dict[str, Any
     session.user = user
     session.token = secrets.token_urlsafe(32)
     service.attach_media(session)
-    session.mic = session.cam = session.hand = False
+    session.mic = session.cam = session.hand = session.screen = False
     session.state = SessionState.AUTHENTICATED
     service.registry.add(session)
     service.media_state_changed(session)
