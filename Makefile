@@ -4,12 +4,14 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint typecheck unit chat clean help
+.PHONY: run test lint typecheck unit chat gui bench clean help
 
 help:
 	@echo "make run    start a server on the embedded defaults (data in ./data)"
 	@echo "make test   install system and Python test dependencies, lint, run every test"
 	@echo "make chat   start the command-line client against the local server"
+	@echo "make gui    start the desktop client (Tk)"
+	@echo "make bench  measure relay throughput and latency, end-to-end latency, video cost"
 
 $(VENV)/.run-installed: pyproject.toml
 	PYTHON=$(PYTHON) scripts/system-deps.sh run
@@ -29,8 +31,14 @@ run: $(VENV)/.run-installed
 chat: $(VENV)/.run-installed
 	$(PY) -m pymeet chat
 
+gui: $(VENV)/.test-installed
+	$(PY) -m pymeet gui
+
+bench: $(VENV)/.test-installed
+	$(PY) -m pymeet bench
+
 lint: $(VENV)/.test-installed
-	$(VENV)/bin/ruff check src tests main.py
+	$(VENV)/bin/ruff check src tests main.py Client
 
 typecheck: $(VENV)/.test-installed
 	$(VENV)/bin/mypy

@@ -18,6 +18,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "server": ("pymeet.server.main", "run the meeting server"),
     "chat": ("pymeet.client.chat_cli", "interactive command-line client"),
     "bot": ("pymeet.client.bot_cli", "headless participant with synthetic or real media"),
+    "gui": ("pymeet.gui.app", "the desktop client"),
+    "bench": ("pymeet.bench.cli", "measure relay throughput, latency and media costs"),
 }
 
 

@@ -79,8 +79,12 @@ def check_password_attempt(value: Any, field: str = "password") -> str:
 
 def check_room_name(value: Any, field: str = "room") -> str:
     """A room name: 1 to 40 Unicode letters, digits, ``_``, space, ``.`` or ``-``."""
-    text = unicodedata.normalize("NFC", _require_str(field, value))
-    if not _fullmatch(ROOM_RE, text) or text.endswith(" "):
+    raw = _require_str(field, value)
+    text = unicodedata.normalize("NFC", raw)
+    # The rule holds for the name as sent or for its NFC form: decomposed input (NFD
+    # Vietnamese) passes once composed, and a few letters that NFC decomposes
+    # (composition exclusions) pass as sent. Either way the NFC form is kept.
+    if not (_fullmatch(ROOM_RE, text) or _fullmatch(ROOM_RE, raw)) or text.endswith(" "):
         raise InvalidField(
             field,
             "a room name has 1 to 40 letters, digits, spaces, '_', '.' or '-', starts with "

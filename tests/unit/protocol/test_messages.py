@@ -46,6 +46,7 @@ FIELD_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "cam": st.booleans(),
     "accept": st.booleans(),
     "up": st.booleans(),
+    "screen": st.booleans(),
 }
 
 

@@ -1,0 +1,1 @@
+"""The original spec's quick start: ``python -m Client.meeting_gui_client``."""
