@@ -116,11 +116,14 @@ class MediaCredentials:
 
 @dataclass(frozen=True, slots=True)
 class JoinResult:
-    """The reply to ``room.join``: RoomInfo, Members (self included), newest history."""
+    """The reply to ``room.join``: RoomInfo, Members (self included), newest history,
+    and (docs/PROTOCOL.md §3.4) the newest shared files and the raised hands in order."""
 
     room: dict[str, Any]
     members: list[dict[str, Any]]
     history: list[dict[str, Any]]
+    files: list[dict[str, Any]] = field(default_factory=list)
+    hands: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -436,7 +439,8 @@ class MeetingClient:
 
         reply = await self._connection().request(MsgType.ROOM_JOIN, fields, on_ok=apply)
         return JoinResult(dict(reply["room"]), list(reply.get("members") or []),
-                          list(reply.get("history") or []))
+                          list(reply.get("history") or []), list(reply.get("files") or []),
+                          [str(name) for name in reply.get("hands") or []])
 
     async def leave_room(self) -> None:
         """Leave the current room (``not_in_room`` in the lobby)."""
@@ -464,9 +468,11 @@ class MeetingClient:
         """Turn a member's mic off in the room this user owns (§3.4)."""
         await self._connection().request(MsgType.ROOM_MUTE, {"username": username})
 
-    async def raise_hand(self, up: bool) -> None:
-        """Raise or lower this user's hand in the room (§3.4)."""
-        await self._connection().request(MsgType.HAND_RAISE, {"up": up})
+    async def raise_hand(self, up: bool) -> list[str]:
+        """Raise or lower this user's hand in the room (§3.4); returns the usernames with
+        a raised hand, first raised first."""
+        reply = await self._connection().request(MsgType.HAND_RAISE, {"up": up})
+        return [str(name) for name in reply.get("hands") or []]
 
     # -- requests: chat, DMs, invitations, media state (§3.3) --------------------------
 

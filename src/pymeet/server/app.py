@@ -94,6 +94,7 @@ class MeetingServer:
         self.web_runner, web_address = await start_web(
             gateway, files, config.host, config.web_port, tls if config.web_tls else None
         )
+        service.web_port = web_address[1]
         self.endpoints = Endpoints(control, media, web_address)
         return self.endpoints
 

@@ -53,6 +53,8 @@ class MeetingService:
         self.lobby = LobbyNotifier(self._publish_lobby)
         self.media = MediaDirectory()
         self.relay_stats: Callable[[], dict[str, Any]] = dict
+        self.web_port = 0
+        """The web port (browser client, files), known once it is bound."""
         self.open_connections: Callable[[], int] = lambda: 0
         """Control connections of every kind (TLS and WebSocket), for the common cap."""
         self._delivery_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (

@@ -49,7 +49,13 @@ async def hello(
     if session.state is SessionState.AWAITING_HELLO:
         session.state = SessionState.GREETED
     log.debug("%s hello from client %r", session.label, fields["client"][:40])
-    return {"server": f"pymeet/{__version__}", "protocol": PROTOCOL_VERSION, "features": FEATURES}
+    return {
+        "server": f"pymeet/{__version__}",
+        "protocol": PROTOCOL_VERSION,
+        "features": FEATURES,
+        # Implementation-defined: where the browser client and file sharing are.
+        "web": {"port": service.web_port, "tls": service.config.web_tls},
+    }
 
 
 async def register(
