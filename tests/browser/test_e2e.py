@@ -9,36 +9,26 @@ artifacts/screenshots/ (the path is printed).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import expect
 
-from pymeet.client import MeetingClient
 from pymeet.client.media import MediaEngine, RecordingSink, SyntheticCamera, ToneSource, read_marker
-from tests.support.browser import VIEWPORT, BrowserUser, ms
-from tests.support.secrets_registry import record_password, record_session_token
+from tests.support.browser import PASSWORD, PythonUser, WebUser, eventually, ms, unique
+from tests.support.secrets_registry import record_password
 from tests.support.server_process import ServerProcess
 from tests.support.timeouts import timeout
 
-PASSWORD = "correct horse battery"
 ROOM_PASSWORD = "mật khẩu đúng"
 WRONG_ROOM_PASSWORD = "sai rồi"
-Event = dict[str, Any]
 # The end-of-run check (tests/conftest.py) makes sure no server logged these.
-for _secret in (PASSWORD, ROOM_PASSWORD, WRONG_ROOM_PASSWORD):
+for _secret in (ROOM_PASSWORD, WRONG_ROOM_PASSWORD):
     record_password(_secret)
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}{uuid.uuid4().hex[:8]}"
 
 
 def free_port() -> int:
@@ -46,95 +36,6 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-async def eventually(condition: Callable[[], Any], seconds: float, what: str) -> None:
-    """Wait until ``condition()`` is true, polling; fail with ``what`` otherwise."""
-    try:
-        async with asyncio.timeout(timeout(seconds)):
-            while not condition():  # noqa: ASYNC110 - polling state owned by other tasks
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting for {what}")
-
-
-class EventLog:
-    """Every event a `MeetingClient` receives, kept for the test to wait on."""
-
-    def __init__(self, client: MeetingClient) -> None:
-        self.events: list[Event] = []
-        client.on("*", self.events.append)
-
-    def find(self, kind: str, predicate: Callable[[Event], bool] = lambda e: True) -> Event | None:
-        return next((e for e in self.events if e["type"] == kind and predicate(e)), None)
-
-    async def wait_for(self, kind: str, predicate: Callable[[Event], bool] = lambda e: True,
-                       seconds: float = 10) -> Event:
-        await eventually(lambda: self.find(kind, predicate), seconds, f"a {kind} event")
-        event = self.find(kind, predicate)
-        assert event is not None
-        return event
-
-
-@pytest.fixture(autouse=True)
-def pins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The Python client pins certificates into the test's own file, never into $HOME."""
-    path = tmp_path / "known_servers.json"
-    monkeypatch.setenv("PYMEET_KNOWN_SERVERS", str(path))
-    return path
-
-
-PythonUser = Callable[[ServerProcess], Awaitable[tuple[MeetingClient, EventLog]]]
-WebUser = Callable[..., Awaitable[BrowserUser]]
-
-
-@pytest.fixture
-async def python_user() -> AsyncIterator[PythonUser]:
-    """Log in fresh Python users; all closed at teardown."""
-    clients: list[MeetingClient] = []
-
-    async def make(server: ServerProcess) -> tuple[MeetingClient, EventLog]:
-        name = unique("py_")
-        async with asyncio.timeout(timeout(20)):
-            client = await MeetingClient.connect(server.host, server.port,
-                                                 fingerprint=server.fingerprint)
-            clients.append(client)
-            log = EventLog(client)
-            await client.register(name, f"{name}@example.org", PASSWORD)
-            await client.login(name, PASSWORD)
-        return client, log
-
-    yield make
-    for client in clients:
-        record_session_token(client.session_token)
-        await client.close()
-
-
-@pytest.fixture
-async def web_user(browser: Browser) -> AsyncIterator[WebUser]:
-    """Open the web app in a fresh browser context (its own storage and devices)."""
-    users: list[BrowserUser] = []
-
-    async def make(server: ServerProcess, *, init_script: str | None = None) -> BrowserUser:
-        assert server.web_port, "the server did not report a web= port"
-        context = await browser.new_context(viewport=VIEWPORT)
-        if init_script:
-            await context.add_init_script(init_script)
-        page = await context.new_page()
-        user = BrowserUser(page, f"http://127.0.0.1:{server.web_port}")
-        users.append(user)
-        await user.open()
-        return user
-
-    yield make
-    for user in users:
-        with contextlib.suppress(Exception):
-            token = await user.page.evaluate("() => window.pymeet.session.sessionToken")
-            record_session_token(token)
-        with contextlib.suppress(Exception):
-            await user.page.context.close()
-    problems = [p for user in users for p in user.problems if "WebSocket" not in p]
-    assert not problems, problems
 
 
 async def test_chat_and_direct_messages_go_both_ways(

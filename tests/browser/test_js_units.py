@@ -7,6 +7,7 @@ analysis does not share code with what it checks.
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from typing import Any
 
@@ -396,3 +397,262 @@ async def test_rpc_channel_matches_replies_by_id_times_out_and_fails_pending_on_
         {"error": "ConnectionClosed", "code": "connection_closed", "field": None},
     ]
     assert result["events"] == [{"type": "presence", "username": "bob", "online": True}]
+
+
+SHA256_VECTORS = {
+    # FIPS 180-4 / NIST CAVS examples.
+    "": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "abc": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+    "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq":
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
+    "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqr"
+    "lmnopqrsmnopqrstnopqrstu":
+        "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1",
+}
+
+
+async def test_sha256_fallback_matches_the_standard_vectors(unit_page: Page) -> None:
+    result = await unit_page.evaluate("""
+    async (texts) => {
+      const { sha256Hex, Sha256, toHex } = await import('/static/sha256.js');
+      const encode = (text) => new TextEncoder().encode(text);
+      const out = {};
+      for (const text of texts) out[text] = sha256Hex(encode(text));
+      // One million "a", fed in uneven pieces.
+      const hash = new Sha256();
+      const piece = encode('a'.repeat(9973));
+      let left = 1000000;
+      while (left > 0) {
+        const n = Math.min(left, piece.length);
+        hash.update(piece.subarray(0, n));
+        left -= n;
+      }
+      out.million = toHex(hash.digest());
+      return out;
+    }
+    """, list(SHA256_VECTORS))
+    for text, digest in SHA256_VECTORS.items():
+        assert result[text] == digest, text
+    assert result["million"] == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
+
+
+async def test_sha256_fallback_agrees_with_python_and_subtle_for_any_length_and_chunking(
+        unit_page: Page) -> None:
+    rng = np.random.default_rng(7)
+    # Lengths around the block (64) and padding (55, 56) edges, and a bigger one.
+    lengths = [1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129, 1000, 65_537]
+    blobs = [rng.integers(0, 256, size=n, dtype=np.uint8).tobytes() for n in lengths]
+    result = await unit_page.evaluate("""
+    async (blobs) => {
+      const { Sha256, digestHex, sha256Hex, toHex } = await import('/static/sha256.js');
+      const out = [];
+      for (const list of blobs) {
+        const bytes = new Uint8Array(list);
+        // Chunks of 1, 3, 7, 64 and 100 bytes, in turn.
+        const hash = new Sha256();
+        const sizes = [1, 3, 7, 64, 100];
+        const chunks = [];
+        for (let i = 0, k = 0; i < bytes.length; k++) {
+          const n = sizes[k % sizes.length];
+          chunks.push(bytes.subarray(i, i + n));
+          hash.update(bytes.subarray(i, i + n));
+          i += n;
+        }
+        out.push({
+          whole: sha256Hex(bytes),
+          chunked: toHex(hash.digest()),
+          fallback: await digestHex(chunks, { subtle: null }),
+          subtle: await digestHex(chunks, { subtle: crypto.subtle }),
+        });
+      }
+      let refused = null;
+      const done = new Sha256();
+      done.digest();
+      try { done.update(new Uint8Array(1)); } catch (error) { refused = error.message; }
+      return { out, refused, secure: window.isSecureContext };
+    }
+    """, [list(blob) for blob in blobs])
+    assert result["secure"] is True  # 127.0.0.1 is a secure context: SubtleCrypto is there
+    for blob, got in zip(blobs, result["out"], strict=True):
+        expected = hashlib.sha256(blob).hexdigest()
+        assert got == {"whole": expected, "chunked": expected, "fallback": expected,
+                       "subtle": expected}, len(blob)
+    assert result["refused"] and "finished" in result["refused"]
+
+
+async def test_timeline_interleaves_files_with_messages_by_time(unit_page: Page) -> None:
+    result = await unit_page.evaluate("""
+    async () => {
+      const { mergeTimeline } = await import('/static/timeline.js');
+      const messages = [
+        { id: 3, ts: 30, text: 'c' },
+        { id: 1, ts: 10, text: 'a' },
+        { id: 2, ts: 20, text: 'b' },
+        { id: 4, ts: 25, text: 'late clock' },   // id order wins among messages
+      ];
+      const files = [
+        { id: 'zz', ts: 20, name: 'same time as b' },
+        { id: 'f0', ts: 5, name: 'first' },
+        { id: 'f9', ts: 99, name: 'last' },
+        { id: 'aa', ts: 20, name: 'same time, smaller id' },
+        { id: 'f2', ts: 15, name: 'between a and b' },
+      ];
+      const before = JSON.stringify([messages, files]);
+      const merged = mergeTimeline(messages, files);
+      return {
+        order: merged.map(({ kind, item }) => `${kind}:${item.id}`),
+        unchanged: JSON.stringify([messages, files]) === before,
+        onlyMessages: mergeTimeline(messages, []).map(({ item }) => item.id),
+        onlyFiles: mergeTimeline([], files).map(({ item }) => item.id),
+        empty: mergeTimeline([], []),
+      };
+    }
+    """)
+    assert result["order"] == [
+        "file:f0", "message:1", "file:f2", "message:2", "file:aa", "file:zz", "message:3",
+        "message:4", "file:f9"]
+    assert result["unchanged"] is True
+    assert result["onlyMessages"] == [1, 2, 3, 4]
+    assert result["onlyFiles"] == ["f0", "f2", "aa", "zz", "f9"]
+    assert result["empty"] == []
+
+
+async def test_file_sizes_and_transfer_errors_read_well(unit_page: Page) -> None:
+    result = await unit_page.evaluate("""
+    async () => {
+      const { humanSize } = await import('/static/timeline.js');
+      const { describeTransferError } = await import('/static/file-transfer.js');
+      const { fitWithin, screenShareUnavailableReason } = await import('/static/media.js');
+      const sizes = [0, 1, 999, 1023, 1024, 1536, 10 * 1024, 1048576, 1.25 * 1048576,
+                     100 * 1048576, 3 * 1024 ** 3].map(humanSize);
+      const too = describeTransferError(413,
+        { error: { code: 'too_large', message: 'files are limited to 104857600 bytes' } },
+        'big.iso', 'upload');
+      return {
+        sizes,
+        too,
+        tooBare: describeTransferError(413, null, 'big.iso', 'upload'),
+        unauth: describeTransferError(401, { error: { code: 'unauthenticated' } }, 'a', 'upload'),
+        forbidden: describeTransferError(403, { error: { code: 'forbidden' } }, 'a', 'upload'),
+        lost: describeTransferError(0, null, 'a', 'download'),
+        noScreen: [screenShareUnavailableReason(null), screenShareUnavailableReason({}),
+                   screenShareUnavailableReason(navigator.mediaDevices)],
+        fits: [fitWithin(1920, 1080, 1280, 720), fitWithin(1280, 1024, 1280, 720),
+               fitWithin(800, 600, 1280, 720), fitWithin(720, 1280, 1280, 720)],
+      };
+    }
+    """)
+    assert result["sizes"] == ["0 bytes", "1 byte", "999 bytes", "1023 bytes", "1 KB",
+                               "1.5 KB", "10 KB", "1 MB", "1.3 MB", "100 MB", "3 GB"]
+    assert result["too"] == "“big.iso” is too large: files are limited to 100 MB."
+    assert "too large" in result["tooBare"]
+    assert "session has ended" in result["unauth"]
+    assert "room you are in" in result["forbidden"]
+    assert "connection" in result["lost"]
+    # Without getDisplayMedia (plain http, phones) the Share-screen button says why.
+    insecure, unsupported, here = result["noScreen"]
+    assert "https" in insecure and "cannot share the screen" in unsupported and here is None
+    # The screen preset keeps the aspect ratio inside 1280×720 and never enlarges.
+    assert result["fits"] == [[1280, 720], [900, 720], [800, 600], [405, 720]]
+
+
+async def test_download_counts_progress_and_verifies_with_the_pure_js_hash(
+        unit_page: Page) -> None:
+    data = np.random.default_rng(3).integers(0, 256, size=200_000, dtype=np.uint8).tobytes()
+    result = await unit_page.evaluate("""
+    async ({bytes, sha256}) => {
+      const { downloadFile } = await import('/static/file-transfer.js');
+      const body = new Uint8Array(bytes);
+      const requests = [];
+      // A server that sends the file in 7 uneven pieces, as a network would.
+      const fetchImpl = async (url, init) => {
+        requests.push({ url, auth: init.headers.Authorization });
+        const stream = new ReadableStream({
+          start(controller) {
+            const cuts = [0, 1, 1000, 65536, 70000, 150000, 199999, body.length];
+            for (let i = 1; i < cuts.length; i++) {
+              controller.enqueue(body.slice(cuts[i - 1], cuts[i]));
+            }
+            controller.close();
+          },
+        });
+        const headers = { 'Content-Length': String(body.length) };
+        return new Response(stream, { status: 200, headers });
+      };
+      const file = { id: 'a/b c', name: 'x.bin', size: body.length, sha256 };
+      const progress = [];
+      const ok = await downloadFile({ file, token: 'tok', subtle: null, fetchImpl,
+                                      onProgress: (got, total) => progress.push([got, total]) });
+      const saved = new Uint8Array(await ok.blob.arrayBuffer());
+      let mismatch = null;
+      try {
+        const wrong = { ...file, sha256: 'f'.repeat(64) };
+        await downloadFile({ file: wrong, token: 'tok', subtle: null, fetchImpl });
+      } catch (error) { mismatch = [error.name, error.code, error.message]; }
+      const refused = async (status, error) => {
+        try {
+          await downloadFile({ file, token: 'tok', subtle: null,
+            fetchImpl: async () => new Response(JSON.stringify({ error }), { status }) });
+        } catch (e) { return e.message; }
+      };
+      return { requests, progress, sha256: ok.sha256, same: saved.length === body.length &&
+               saved.every((v, i) => v === body[i]), mismatch,
+               forbidden: await refused(403, { code: 'forbidden', message: 'no' }) };
+    }
+    """, {"bytes": list(data), "sha256": hashlib.sha256(data).hexdigest()})
+    assert result["requests"] == [{"url": "/files/a%2Fb%20c", "auth": "Bearer tok"}] * 2
+    progress = result["progress"]
+    assert progress[0] == [0, len(data)] and progress[-1] == [len(data), len(data)]
+    assert [got for got, _ in progress] == sorted(got for got, _ in progress)
+    assert len(progress) == 8  # the start, then once per piece
+    assert result["sha256"] == hashlib.sha256(data).hexdigest() and result["same"] is True
+    name, code, message = result["mismatch"]
+    assert (name, code) == ("TransferError", "mismatch") and "not saved" in message
+    assert "current members" in result["forbidden"]
+
+
+async def test_upload_sends_the_name_and_token_and_reports_progress(unit_page: Page) -> None:
+    result = await unit_page.evaluate("""
+    async () => {
+      const { uploadFile } = await import('/static/file-transfer.js');
+      const made = [];
+      // A stand-in for XMLHttpRequest that answers like the server.
+      class FakeXHR {
+        constructor() { this.headers = {}; this.upload = {}; made.push(this); }
+        open(method, url) { this.method = method; this.url = url; }
+        setRequestHeader(name, value) { this.headers[name] = value; }
+        send(body) {
+          this.body = body;
+          this.upload.onprogress?.({ loaded: 3, total: body.size, lengthComputable: true });
+          setTimeout(() => {
+            const big = body.size > 4;
+            this.status = big ? 413 : 201;
+            this.responseText = JSON.stringify(big
+              ? { error: { code: 'too_large', message: 'files are limited to 4 bytes' } }
+              : { file: { id: 'f1', name: body.name, size: body.size } });
+            this.onload();
+          }, 0);
+        }
+      }
+      const progress = [];
+      const info = await uploadFile({
+        file: new File(['abcd'], 'Báo cáo #1.txt'), room: 'Phòng họp 1', token: 'tok',
+        XHR: FakeXHR, onProgress: (sent, total) => progress.push([sent, total]) });
+      let refused = null;
+      try {
+        const big = new File(['abcdef'], 'big.bin');
+        await uploadFile({ file: big, to: 'bob', token: 'tok', XHR: FakeXHR });
+      } catch (error) { refused = [error.status, error.message]; }
+      return { info, progress, refused,
+               sent: made.map((x) => ({ method: x.method, url: x.url, headers: x.headers })) };
+    }
+    """)
+    assert result["info"] == {"id": "f1", "name": "Báo cáo #1.txt", "size": 4}
+    assert result["progress"] == [[3, 4], [4, 4]]
+    assert result["refused"] == [413, "“big.bin” is too large: files are limited to 4 bytes."]
+    first, second = result["sent"]
+    assert first["method"] == "POST"
+    assert first["url"] == "/files?room=Ph%C3%B2ng%20h%E1%BB%8Dp%201"
+    assert first["headers"]["Authorization"] == "Bearer tok"
+    assert first["headers"]["X-Filename"] == "B%C3%A1o%20c%C3%A1o%20%231.txt"
+    assert second["url"] == "/files?to=bob"

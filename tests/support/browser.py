@@ -6,17 +6,21 @@
   pure modules, without a PyMeet server.
 - `BrowserUser` is a person using the web app: it finds things by their labels and roles,
   types and clicks, and reads what the page shows.
+- `EventLog` keeps what a Python `MeetingClient` (the other person in a meeting) hears;
+  `eventually` waits, bounded, for a condition owned by other tasks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import functools
 import http.server
 import os
 import threading
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,6 +35,9 @@ from playwright.async_api import (
     expect,
 )
 
+from pymeet.client import MeetingClient
+from tests.support.secrets_registry import record_password
+from tests.support.server_process import ServerProcess
 from tests.support.timeouts import timeout
 
 CHROMIUM = "/usr/bin/chromium"
@@ -43,6 +50,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 STATIC_DIR = REPO_ROOT / "src" / "pymeet" / "server" / "web" / "static"
 SCREENSHOT_DIR = REPO_ROOT / "artifacts" / "screenshots"
 VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
+Event = dict[str, Any]
 
 
 def ms(seconds: float) -> float:
@@ -114,13 +122,19 @@ class BrowserUser:
         self.base_url = base_url
         self.username = ""
         self.problems: list[str] = []
+        self.expected_problems: list[str] = []
         page.set_default_timeout(ms(15))
         page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
         page.on("console", self._console)
 
     def _console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
+        if message.type == "error" and not any(
+                expected in message.text for expected in self.expected_problems):
             self.problems.append(f"console error: {message.text}")
+
+    def expect_problem(self, text: str) -> None:
+        """A console error containing ``text`` is expected from here on (a refused request)."""
+        self.expected_problems.append(text)
 
     async def open(self) -> None:
         """Load the app and wait until it has reached the server."""
@@ -199,6 +213,26 @@ class BrowserUser:
         await self.page.get_by_role("button", name=f"{device} off").click()
         await expect(self.page.get_by_role("button", name=f"{device} on")).to_be_visible()
 
+    def file_card(self, name: str) -> Locator:
+        """The card of a shared file in the open conversation."""
+        return self.page.locator("#chat-messages li.file", has=self.page.locator(
+            ".file-name", has_text=name))
+
+    async def participants(self) -> list[str]:
+        """The usernames in the room's participant list, top to bottom."""
+        names: list[str] = await self.page.locator("#participants-list > li").evaluate_all(
+            "items => items.map(item => item.dataset.username)")
+        return names
+
+    async def timeline(self) -> list[str]:
+        """The open conversation, top to bottom: "message:<text>" or "file:<name>"."""
+        rows = self.page.locator("#chat-messages > li:not(.day-divider)")
+        items: list[str] = await rows.evaluate_all(
+            """items => items.map(item => item.classList.contains('file')
+                 ? 'file:' + item.querySelector('.file-name').textContent
+                 : 'message:' + item.querySelector('.message-text').textContent)""")
+        return items
+
     async def media_stats(self) -> dict[str, Any]:
         stats: dict[str, Any] = await self.page.evaluate("() => ({...window.pymeet.media.stats})")
         return stats
@@ -214,10 +248,60 @@ class BrowserUser:
         assert image is not None, "the tile's canvas did not export as a PNG"
         return image
 
-    async def screenshot(self, name: str) -> Path:
-        """Save a screenshot of the whole page under artifacts/screenshots/."""
+    async def screenshot(self, name: str, *, clear_toasts: bool = False) -> Path:
+        """Save a screenshot of the whole page under artifacts/screenshots/ (without the
+        passing notifications if ``clear_toasts``, so the page itself shows)."""
         SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        if clear_toasts:
+            await self.page.evaluate("() => document.getElementById('toasts').replaceChildren()")
         path = SCREENSHOT_DIR / name
         await self.page.screenshot(path=str(path))
         print(f"screenshot saved: {path}")
         return path
+
+
+# -- the other people: Python clients -----------------------------------------------------------
+
+PASSWORD = "correct horse battery"
+# The end-of-run check (tests/conftest.py) makes sure no server logged it.
+record_password(PASSWORD)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+async def eventually(condition: Callable[[], Any], seconds: float, what: str) -> None:
+    """Wait until ``condition()`` is true, polling; fail with ``what`` otherwise."""
+    import pytest
+
+    try:
+        async with asyncio.timeout(timeout(seconds)):
+            while not condition():  # noqa: ASYNC110 - polling state owned by other tasks
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        pytest.fail(f"timed out waiting for {what}")
+
+
+class EventLog:
+    """Every event a `MeetingClient` receives, kept for the test to wait on."""
+
+    def __init__(self, client: MeetingClient) -> None:
+        self.events: list[Event] = []
+        client.on("*", self.events.append)
+
+    def find(self, kind: str, predicate: Callable[[Event], bool] = lambda e: True) -> Event | None:
+        return next((e for e in self.events if e["type"] == kind and predicate(e)), None)
+
+    async def wait_for(self, kind: str, predicate: Callable[[Event], bool] = lambda e: True,
+                       seconds: float = 10) -> Event:
+        await eventually(lambda: self.find(kind, predicate), seconds, f"a {kind} event")
+        event = self.find(kind, predicate)
+        assert event is not None
+        return event
+
+
+PythonUser = Callable[[ServerProcess], Awaitable[tuple[MeetingClient, EventLog]]]
+"""The `python_user` fixture: a fresh registered and logged-in `MeetingClient`."""
+WebUser = Callable[..., Awaitable[BrowserUser]]
+"""The `web_user` fixture: the web app open in a fresh browser context."""

@@ -107,6 +107,7 @@ class MeetingServer:
             await self.web_runner.cleanup()
         if self.service is not None:
             self.service.lobby.cancel()
+            self.service.memory.cancel()
         if self.relay is not None and self.relay.transport is not None:
             log.info("relay: %s", self.relay.stats())
             self.relay.transport.close()

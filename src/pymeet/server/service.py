@@ -23,6 +23,7 @@ from pymeet.server.invitations import Invitations
 from pymeet.server.lobby import LobbyNotifier
 from pymeet.server.login_throttle import LoginThrottle
 from pymeet.server.media_peers import MediaDirectory, MediaPeer
+from pymeet.server.memory import MemoryReleaser
 from pymeet.server.passwords import PasswordHasher
 from pymeet.server.rate_limit import TokenBucket
 from pymeet.server.rooms import Room, RoomDirectory
@@ -51,6 +52,7 @@ class MeetingService:
         self.rooms = RoomDirectory()
         self.invitations = Invitations()
         self.lobby = LobbyNotifier(self._publish_lobby)
+        self.memory = MemoryReleaser()
         self.media = MediaDirectory()
         self.relay_stats: Callable[[], dict[str, Any]] = dict
         self.web_port = 0
@@ -185,6 +187,7 @@ class MeetingService:
         Idempotent. A replaced session's user stays online, so no presence is sent."""
         if session.state is SessionState.CLOSED:
             return
+        self.memory.connection_closed()
         was_authenticated = session.state is SessionState.AUTHENTICATED
         session.state = SessionState.CLOSED
         session.closing_reason = reason

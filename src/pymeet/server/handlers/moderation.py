@@ -56,7 +56,7 @@ async def room_mute(
         )
     target.send(event(MsgType.MEDIA_MUTED, room=room.name, by=session.username))
     log.info("%s muted %s in %r", session.label, target.username, room.name)
-    return {}
+    return {"member": target.member()}
 
 
 async def hand_raise(

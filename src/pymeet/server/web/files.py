@@ -65,6 +65,7 @@ class FileService:
                 "error": {
                     "code": "too_large",
                     "message": f"files are limited to {self.max_bytes} bytes",
+                    "limit": self.max_bytes,
                 }
             }
         )

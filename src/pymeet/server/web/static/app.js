@@ -1,10 +1,12 @@
 // PyMeet in the browser: the controller that ties the session, the media engine and
 // the views together. Views: sign in / create account, then the lobby (rooms, people
-// online) or a room (video grid, controls), with the chat panel beside both.
+// online) or a room (video grid, controls, screen sharing, raised hands, and the
+// owner's Remove / Mute), with the chat panel (messages and shared files) beside both.
 
 import { MeetingSession } from "./session.js";
-import { MediaEngine } from "./media.js";
+import { MediaEngine, screenShareUnavailableReason } from "./media.js";
 import { ChatPanel } from "./chat.js";
+import { downloadFile, saveBlob, uploadFile } from "./file-transfer.js";
 import { VideoGrid } from "./grid.js";
 import { $, el, icon, initials, hueFor, setFieldError, clearErrors, toast, busy, describeError } from "./ui.js";
 import {
@@ -28,17 +30,20 @@ class App {
     this.invites = [];
     this.inviteOpen = false;
     this.userRefreshTimer = null;
+    this.cameraBeforeScreen = false; // turn the camera back on when sharing stops
+    this.screenProblem = "";
     this.grid = new VideoGrid($("#video-grid"));
     this.chat = new ChatPanel({
       me: () => this.session.user?.username ?? "",
       sendRoom: (text) => this.session.sendChat(text),
       sendDm: (to, text) => this.session.sendDm(to, text),
-      loadDm: (user) => this.session.dmHistory(user),
+      loadDm: (user) => this.session.dmConversation(user),
+      upload: (target, file, onProgress) => uploadFile({ ...target, file, token: this.session.sessionToken, onProgress }),
+      download: (file, onProgress) => downloadFile({ file, token: this.session.sessionToken, onProgress }),
+      save: (blob, name) => saveBlob(blob, name),
       describeError,
     });
-    this.session.onBinary = (data) => this.media.handleBinary(data);
-    this.media.onVideoFrame = (ssrc, bitmap) => this.grid.drawFrame(ssrc, bitmap);
-    this.media.onDevicesChanged = () => this.renderControls();
+    this.#wireMedia();
     this.levelTimer = setInterval(() => this.grid.setLevels(this.media.remoteLevels, this.media.localLevel), 100);
   }
 
@@ -172,14 +177,20 @@ class App {
     forms[index].querySelector("input").focus();
   }
 
+  #wireMedia() {
+    this.session.onBinary = (data) => this.media.handleBinary(data);
+    this.media.onVideoFrame = (ssrc, bitmap) => this.grid.drawFrame(ssrc, bitmap);
+    this.media.onDevicesChanged = () => this.renderControls();
+    // The browser's own "Stop sharing" ended the capture.
+    this.media.onScreenEnded = () => this.#stopScreenShare();
+  }
+
   #freshSession() {
     // Logging out closes the connection for good; a new sign-in starts a new one.
     const session = new MeetingSession();
     this.session = session;
     this.media = new MediaEngine(session);
-    session.onBinary = (data) => this.media.handleBinary(data);
-    this.media.onVideoFrame = (ssrc, bitmap) => this.grid.drawFrame(ssrc, bitmap);
-    this.media.onDevicesChanged = () => this.renderControls();
+    this.#wireMedia();
     this.#bindSessionEvents();
     this.#connect();
     window.pymeet = { app: this, session, media: this.media };
@@ -339,6 +350,12 @@ class App {
     });
   }
 
+  /** A notice in the lobby that stays until dismissed (removed from a room, say). */
+  #showLobbyNotice(text) {
+    $("#lobby-notice-text").textContent = text;
+    $("#lobby-notice").hidden = !text;
+  }
+
   #showLobby() {
     $("#lobby").hidden = false;
     $("#room").hidden = true;
@@ -432,10 +449,16 @@ class App {
   #bindRoom() {
     $("#mic-toggle .control-icon").append(icon("micOff"));
     $("#cam-toggle .control-icon").append(icon("camOff"));
+    $("#screen-toggle .control-icon").append(icon("screen"));
+    $("#hand-toggle .control-icon").append(icon("hand"));
     $("#settings-open .control-icon").append(icon("settings"));
     $("#leave-room .control-icon").append(icon("leave"));
     $("#mic-toggle").addEventListener("click", () => this.#toggle("mic"));
     $("#cam-toggle").addEventListener("click", () => this.#toggle("cam"));
+    $("#screen-toggle").addEventListener("click", () => this.#toggleScreen());
+    $("#hand-toggle").addEventListener("click", () => this.#toggleHand());
+    $("#mute-all").addEventListener("click", () => this.#muteAll());
+    $("#lobby-notice-close").addEventListener("click", () => this.#showLobbyNotice(""));
     $("#leave-room").addEventListener("click", async () => {
       try {
         await this.session.leaveRoom();
@@ -471,7 +494,7 @@ class App {
     const cam = kind === "cam" ? !this.session.cam : this.session.cam;
     if (this.media.context?.state === "suspended") this.media.context.resume().catch(() => {});
     try {
-      await this.session.updateMedia(mic, cam);
+      await this.session.updateMedia(mic, cam, this.session.screen && cam);
     } catch (error) {
       toast(`Could not change the ${kind === "mic" ? "microphone" : "camera"}: ${describeError(error)}`, "error");
     }
@@ -479,10 +502,113 @@ class App {
     this.renderControls();
   }
 
+  // -- screen sharing (docs/PROTOCOL.md, "Screen sharing") -----------------------------------
+
+  async #toggleScreen() {
+    if (this.media.sharingScreen) {
+      await this.#stopScreenShare();
+      return;
+    }
+    this.#setScreenProblem("");
+    try {
+      await this.media.startScreen();
+    } catch (error) {
+      this.#setScreenProblem(describeError(error));
+      this.renderControls();
+      return;
+    }
+    // The screen replaces the camera on the same video stream: cam and screen both on.
+    this.cameraBeforeScreen = this.session.cam && !this.session.screen;
+    try {
+      await this.session.updateMedia(this.session.mic, true, true);
+    } catch (error) {
+      await this.media.stopScreen();
+      toast(`Could not share the screen: ${describeError(error)}`, "error");
+    }
+    this.#refreshOwnTile();
+    this.renderControls();
+  }
+
+  /** Stop sending the screen (button, browser, or leaving); the camera comes back if it was on. */
+  async #stopScreenShare() {
+    const wasSharing = this.media.sharingScreen || this.session.screen;
+    await this.media.stopScreen();
+    if (wasSharing && this.session.connected) {
+      const cam = this.cameraBeforeScreen && this.media.devices.cam.available;
+      try {
+        await this.session.updateMedia(this.session.mic, cam, false);
+      } catch (error) {
+        toast(`Could not stop sharing the screen: ${describeError(error)}`, "error");
+      }
+    }
+    this.cameraBeforeScreen = false;
+    this.#refreshOwnTile();
+    this.renderControls();
+  }
+
+  #setScreenProblem(text) {
+    this.screenProblem = text;
+    const note = $("#screen-note");
+    note.textContent = text;
+    note.hidden = !text;
+  }
+
+  // -- raised hands and moderation (§3.4) ------------------------------------------------------
+
+  async #toggleHand() {
+    const me = this.session.user?.username;
+    const up = !this.session.hands.includes(me);
+    try {
+      await this.session.raiseHand(up);
+    } catch (error) {
+      toast(`Could not ${up ? "raise" : "lower"} your hand: ${describeError(error)}`, "error");
+    }
+    this.#refreshOwnTile();
+    this.renderControls();
+  }
+
+  async #moderate(action, username) {
+    try {
+      if (action === "kick") {
+        await this.session.kick(username);
+        toast(`${username} was removed from the room.`);
+      } else {
+        await this.session.mute(username);
+        toast(`${username} was muted.`);
+      }
+      this.#refreshMember(username);
+    } catch (error) {
+      toast(`Could not ${action === "kick" ? "remove" : "mute"} ${username}: ${describeError(error)}`, "error");
+    }
+  }
+
+  /** "Mute all" is a client feature: one room.mute per member whose mic is on. */
+  async #muteAll() {
+    const me = identityKey(this.session.user?.username ?? "");
+    const speaking = [...this.session.members.values()].filter((m) => m.mic && identityKey(m.username) !== me);
+    const results = await Promise.allSettled(speaking.map((m) => this.session.mute(m.username)));
+    for (const member of speaking) this.#refreshMember(member.username);
+    const failed = results.filter((r) => r.status === "rejected").length;
+    if (failed) toast(`Could not mute ${failed} of ${speaking.length} people.`, "error");
+    else toast(speaking.length === 1 ? "1 person was muted." : `${speaking.length} people were muted.`);
+  }
+
+  /** Show a member's state as the session now knows it (after a request of ours). */
+  #refreshMember(username) {
+    const member = this.session.members.get(username);
+    if (member) this.grid.updateMember(member);
+    this.renderParticipants();
+  }
+
   #refreshOwnTile() {
     const me = this.session.user?.username;
     const member = me && this.session.members.get(me);
-    if (member) this.grid.updateMember({ ...member, mic: this.session.mic, cam: this.session.cam });
+    if (member) {
+      this.grid.updateMember({
+        ...member, mic: this.session.mic, cam: this.session.cam, screen: this.session.screen,
+        hand: this.session.hands.includes(me),
+      });
+    }
     this.renderParticipants();
   }
 
@@ -499,12 +625,33 @@ class App {
       ["microphone", "Microphone on", "Microphone off", "No microphone", "mic", "micOff"]);
     setControl($("#cam-toggle"), this.session.cam, devices.cam.available, devices.cam.reason,
       ["camera", "Camera on", "Camera off", "No camera", "cam", "camOff"]);
+    const sharing = this.media.sharingScreen;
+    if (sharing) {
+      // The screen is sent instead of the camera; the camera waits.
+      const cam = $("#cam-toggle");
+      cam.disabled = true;
+      cam.setAttribute("aria-pressed", "false");
+      cam.title = "The camera is paused while you share your screen.";
+      cam.querySelector(".control-label").textContent = "Camera paused";
+      cam.querySelector(".control-icon").replaceChildren(icon("camOff"));
+    }
+    const screen = $("#screen-toggle");
+    const unavailable = screenShareUnavailableReason();
+    screen.setAttribute("aria-pressed", sharing ? "true" : "false");
+    screen.querySelector(".control-label").textContent = sharing ? "Stop sharing" : "Share screen";
+    screen.querySelector(".control-icon").replaceChildren(icon(sharing ? "screenOff" : "screen"));
+    screen.title = sharing ? "Stop sharing your screen" : unavailable || this.screenProblem || "Share a screen, window or tab instead of your camera";
+    const raised = this.session.hands.includes(this.session.user?.username);
+    const hand = $("#hand-toggle");
+    hand.setAttribute("aria-pressed", raised ? "true" : "false");
+    hand.querySelector(".control-label").textContent = raised ? "Lower hand" : "Raise hand";
+    hand.title = raised ? "Lower your hand" : "Raise your hand to ask to speak";
     const notes = [devices.mic, devices.cam].filter((d) => !d.available && d.reason && !d.reason.includes("not been started")).map((d) => d.reason);
     const note = $("#device-note");
     note.textContent = notes.length ? `${notes.join(" ")} You can still chat, listen and watch.` : "";
     note.hidden = notes.length === 0;
     this.media.syncTracks();
-    this.grid.setPreviewStream(this.media.previewStream);
+    this.grid.setPreviewStream(this.media.previewStream, { mirrored: !sharing });
   }
 
   async #enterRoom(reply) {
@@ -517,7 +664,8 @@ class App {
     this.media.clearRemote();
     this.grid.clear();
     this.grid.setMembers(reply.members, this.session.user.username);
-    this.chat.setRoom(room.name, reply.history);
+    this.chat.setRoom(room.name, reply.history, reply.files);
+    this.#showLobbyNotice("");
     this.renderParticipants();
     this.renderPeople();
     this.renderRooms();
@@ -526,11 +674,14 @@ class App {
     this.#refreshOwnTile();
   }
 
-  #exitRoom(message = "") {
+  /** Back to the lobby; `notice` stays there until dismissed, `message` is a toast. */
+  #exitRoom(message = "", { notice = "" } = {}) {
+    if (this.media.sharingScreen || this.session.screen) this.#stopScreenShare();
     this.media.clearRemote();
     this.grid.clear();
     this.chat.clearRoom();
     this.#showLobby();
+    this.#showLobbyNotice(notice);
     if (message) toast(message, "info", 6000);
     this.#refreshRooms();
   }
@@ -544,19 +695,49 @@ class App {
 
   renderParticipants() {
     const me = this.session.user?.username;
+    const hands = this.session.hands;
+    // Raised hands first, in the order they were raised; then you, then by name.
+    const rank = (member) => {
+      const index = hands.indexOf(member.username);
+      return index >= 0 ? index : hands.length + (member.username === me ? 0 : 1);
+    };
     const members = [...this.session.members.values()].sort((a, b) =>
-      (a.username === me ? -1 : b.username === me ? 1 : a.username.localeCompare(b.username)));
+      rank(a) - rank(b) || (rank(a) >= hands.length ? a.username.localeCompare(b.username) : 0));
+    const owner = this.session.isRoomOwner;
     $("#participants-list").replaceChildren(...members.map((member) => {
       const avatar = el("span", { class: "avatar", "aria-hidden": "true" }, initials(member.username));
       avatar.style.setProperty("--hue", hueFor(member.username));
-      return el("li", { class: "person", dataset: { username: member.username } },
+      const handUp = hands.includes(member.username);
+      const isMe = member.username === me;
+      const handIndex = hands.indexOf(member.username) + 1;
+      const moderation = owner && !isMe
+        ? el("div", { class: "person-moderation" },
+          el("button", {
+            type: "button", class: "link", "aria-label": `Mute ${member.username}`, disabled: !member.mic,
+            title: member.mic ? `Turn ${member.username}'s microphone off` : `${member.username}'s microphone is off`,
+            onclick: () => this.#moderate("mute", member.username),
+          }, icon("micOff"), "Mute"),
+          el("button", {
+            type: "button", class: "link danger", "aria-label": `Remove ${member.username}`,
+            title: `Remove ${member.username} from the room`,
+            onclick: () => this.#moderate("kick", member.username),
+          }, icon("remove"), "Remove"))
+        : null;
+      return el("li", { class: `person${handUp ? " hand-up" : ""}`, dataset: { username: member.username, hand: handUp ? String(handIndex) : "" } },
         avatar,
-        el("div", { class: "person-text" }, el("div", { class: "person-name" }, member.username === me ? `${member.username} (you)` : member.username)),
+        el("div", { class: "person-text" },
+          el("div", { class: "person-name", title: member.username }, isMe ? `${member.username} (you)` : member.username),
+          handUp ? el("div", { class: "person-where" }, handIndex === 1 ? "Hand raised first" : `Hand raised (#${handIndex})`) : null,
+          moderation),
         el("div", { class: "person-state" },
+          handUp ? icon("hand", { label: "hand raised", className: "icon hand" }) : null,
           icon(member.mic ? "mic" : "micOff", { label: member.mic ? "microphone on" : "microphone off", className: member.mic ? "icon" : "icon off" }),
           icon(member.cam ? "cam" : "camOff", { label: member.cam ? "camera on" : "camera off", className: member.cam ? "icon" : "icon off" })));
     }));
     $("#participants-count").textContent = String(members.length);
+    const muteAll = $("#mute-all");
+    muteAll.hidden = !owner;
+    muteAll.disabled = !members.some((m) => m.mic && m.username !== me);
     this.#renderRoomMeta();
   }
 
@@ -599,18 +780,40 @@ class App {
     });
     on("room.member_updated", (event) => {
       if (!session.isCurrentRoom(event.room)) return;
+      if (event.member.username === session.user?.username) {
+        this.#refreshOwnTile();
+        this.renderControls();
+        return;
+      }
       this.grid.updateMember(event.member);
       this.renderParticipants();
+    });
+    on("hand.update", (event) => {
+      if (!session.isCurrentRoom(event.room)) return;
+      const member = session.members.get(event.username);
+      if (member) this.grid.updateMember(member);
+      this.renderParticipants();
+      if (event.up) toast(`${event.username} raised their hand.`);
+    });
+    on("file.shared", (event) => {
+      if (event.room) {
+        if (session.isCurrentRoom(event.room)) this.chat.addRoomFile(event.file);
+      } else if (event.to) {
+        this.chat.addDmFile(event.file, event.to);
+      }
     });
     on("room.deleted", (event) => {
       if (session.room === null) this.#exitRoom(`The room “${event.room}” was deleted.`);
       else this.renderRooms();
     });
-    on("room.kicked", (event) => this.#exitRoom(`${event.by} removed you from “${event.room}”.`));
+    on("room.kicked", (event) => {
+      const text = `${event.by} removed you from the room “${event.room}”.`;
+      this.#exitRoom(text, { notice: `${text} You can join it again from the list below.` });
+    });
     on("media.muted", (event) => {
       this.#refreshOwnTile();
       this.renderControls();
-      toast(`${event.by} muted your microphone.`);
+      toast(`${event.by} muted you. You can turn your microphone on again.`, "info", 6000);
     });
     on("chat.message", (event) => {
       if (session.isCurrentRoom(event.message.room)) this.chat.addRoomMessage(event.message);

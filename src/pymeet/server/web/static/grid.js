@@ -1,6 +1,8 @@
 // The video grid: the local preview and one tile per member, with name, mic and camera
-// state, a speaking ring from the audio level, and initials when there is no video.
-// It re-lays itself (columns) as members come and go.
+// state, a raised-hand mark, a speaking ring from the audio level, and initials when
+// there is no video. It re-lays itself (columns) as members come and go; while someone
+// shares a screen (Member.screen) the grid switches to a spotlight layout: the
+// presenter's tile spans the grid, marked "Presenting", and the others sit below it.
 
 import { el, icon, initials, hueFor } from "./ui.js";
 import { SPEAKING_LEVEL } from "./mixer.js";
@@ -20,6 +22,7 @@ export class VideoGrid {
     this.tiles = new Map(); // username -> tile
     this.me = null;
     this.previewStream = null;
+    this.previewMirrored = true;
     this.staleTimer = setInterval(() => this.#checkStale(), 500);
   }
 
@@ -47,9 +50,17 @@ export class VideoGrid {
     tile.el.dataset.ssrc = String(member.ssrc);
     tile.el.dataset.mic = member.mic ? "on" : "off";
     tile.el.dataset.cam = member.cam ? "on" : "off";
+    tile.el.dataset.hand = member.hand ? "up" : "down";
     tile.stateEl.replaceChildren(
       icon(member.mic ? "mic" : "micOff", { label: member.mic ? "microphone on" : "microphone off", className: member.mic ? "icon" : "icon off" }),
       icon(member.cam ? "cam" : "camOff", { label: member.cam ? "camera on" : "camera off", className: member.cam ? "icon" : "icon off" }));
+    tile.handEl.hidden = !member.hand;
+    const presenting = Boolean(member.screen && member.cam);
+    if (presenting !== tile.el.classList.contains("presenting")) {
+      tile.el.classList.toggle("presenting", presenting);
+      tile.el.dataset.presenting = presenting ? "yes" : "no";
+      this.#layout();
+    }
     if (tile.local) this.#updateLocalVideo(tile);
     else if (!member.cam) this.#setHasVideo(tile, false);
   }
@@ -66,9 +77,10 @@ export class VideoGrid {
     for (const username of [...this.tiles.keys()]) this.removeMember(username);
   }
 
-  /** The camera stream for the own tile's preview (or null). */
-  setPreviewStream(stream) {
+  /** The stream for the own tile's preview (or null); a camera is shown mirrored. */
+  setPreviewStream(stream, { mirrored = true } = {}) {
     this.previewStream = stream;
+    this.previewMirrored = mirrored;
     const tile = this.tiles.get(this.me);
     if (tile) this.#updateLocalVideo(tile);
   }
@@ -110,11 +122,15 @@ export class VideoGrid {
     if (video) video.muted = true;
     const nameEl = el("span", { class: "tile-name" }, local ? `${member.username} (you)` : member.username);
     const stateEl = el("span", { class: "tile-state" });
-    const root = el("div", { class: "tile", dataset: { username: member.username, local: local ? "yes" : "no", frames: "0" } },
+    const handEl = el("span", { class: "tile-hand", title: "Hand raised" }, icon("hand", { label: "hand raised" }));
+    handEl.hidden = true;
+    const root = el("div", { class: "tile", dataset: { username: member.username, local: local ? "yes" : "no", frames: "0", presenting: "no" } },
       local ? video : canvas,
       el("div", { class: "tile-avatar" }, avatar),
+      el("span", { class: "tile-badge" }, icon("screen"), el("span", {}, "Presenting")),
+      handEl,
       el("div", { class: "tile-footer" }, nameEl, stateEl));
-    return { el: root, canvas, video, stateEl, member: { ...member }, local, lastFrameAt: 0, frames: 0 };
+    return { el: root, canvas, video, stateEl, handEl, member: { ...member }, local, lastFrameAt: 0, frames: 0 };
   }
 
   #updateLocalVideo(tile) {
@@ -123,6 +139,7 @@ export class VideoGrid {
       tile.video.srcObject = stream;
       if (stream) tile.video.play().catch(() => {});
     }
+    tile.video.classList.toggle("mirrored", this.previewMirrored);
     this.#setHasVideo(tile, Boolean(stream));
   }
 
@@ -140,7 +157,15 @@ export class VideoGrid {
   }
 
   #layout() {
-    this.root.style.setProperty("--cols", String(columnsFor(this.tiles.size)));
+    const presenters = [...this.tiles.values()].filter((tile) => tile.el.classList.contains("presenting"));
+    const spotlight = presenters.length > 0;
+    // Spotlight: presenters span the whole row; the others share a row of small tiles.
+    const others = this.tiles.size - presenters.length;
+    const cols = spotlight ? Math.max(1, Math.min(4, others)) : columnsFor(this.tiles.size);
+    this.root.classList.toggle("spotlight", spotlight);
+    this.root.style.setProperty("--cols", String(cols));
+    this.root.style.setProperty("--presenters", String(Math.max(1, presenters.length)));
     this.root.dataset.count = String(this.tiles.size);
+    this.root.dataset.layout = spotlight ? "spotlight" : "grid";
   }
 }

@@ -12,10 +12,17 @@
 //   to decode is skipped) and handed to `onVideoFrame(ssrc, bitmap)`.
 // - A refused or missing camera or microphone is reported in `devices`, with a reason
 //   a person can act on; everything else keeps working.
+// - Screen: `startScreen()` asks getDisplayMedia for a screen, window or tab and sends
+//   it instead of the camera, through the same hidden <video>, canvas and JPEG loop, at
+//   the screen preset (docs/PROTOCOL.md, "Screen sharing": at most 1280×720 keeping the
+//   aspect ratio, quality 0.7, 5 frames/s). `stopScreen()` goes back to the camera's
+//   picture; when the browser itself stops the capture, `onScreenEnded()` is called.
+//   A missing or refused getDisplayMedia rejects with a ScreenShareError that says why.
 
 import { AUDIO_FRAME_SAMPLES, KIND_AUDIO, KIND_VIDEO, MediaFormatError, packMedia, u32Add, unpackMedia, littleEndianToInt16 } from "./media-format.js";
 
 export const DEFAULT_VIDEO_SETTINGS = Object.freeze({ width: 320, height: 240, quality: 0.6, fps: 12 });
+export const SCREEN_PRESET = Object.freeze({ width: 1280, height: 720, quality: 0.7, fps: 5 });
 const MAX_SOCKET_BACKLOG = 512 * 1024; // bytes queued in the WebSocket before frames are skipped
 const VIDEO_CLOCK_PER_MS = 90;
 
@@ -32,6 +39,37 @@ function describeDeviceError(error, what) {
   return `The ${what} could not be started (${error?.message || name || "unknown error"}).`;
 }
 
+export class ScreenShareError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = "ScreenShareError";
+    this.code = code; // "unsupported", "refused", "no_source", "failed"
+  }
+}
+
+/** Why this page cannot share a screen at all, or null when it can try. */
+export function screenShareUnavailableReason(mediaDevices = globalThis.navigator?.mediaDevices) {
+  if (!mediaDevices) {
+    return "Screen sharing needs a secure page: open PyMeet over https (or on localhost).";
+  }
+  if (typeof mediaDevices.getDisplayMedia !== "function") {
+    return "This browser cannot share the screen (phones and some browsers do not offer it).";
+  }
+  return null;
+}
+
+function describeScreenError(error) {
+  const name = error?.name || "";
+  if (name === "NotAllowedError" || name === "SecurityError") {
+    return new ScreenShareError("refused", "Screen sharing was cancelled or refused. Press “Share screen” again and choose a screen, window or tab; if no choice appears, allow screen sharing in the browser's site settings.");
+  }
+  if (name === "NotFoundError") return new ScreenShareError("no_source", "There is no screen, window or tab to share on this device.");
+  if (name === "NotReadableError" || name === "AbortError") {
+    return new ScreenShareError("failed", "The screen could not be captured (the system or another application prevented it).");
+  }
+  return new ScreenShareError("failed", `The screen could not be shared (${error?.message || name || "unknown error"}).`);
+}
+
 export class MediaEngine {
   constructor(session, { videoSettings = DEFAULT_VIDEO_SETTINGS } = {}) {
     this.session = session;
@@ -42,6 +80,8 @@ export class MediaEngine {
     };
     this.audioStream = null;
     this.videoStream = null;
+    this.screenStream = null;
+    this.cameraStarted = false;
     this.context = null;
     this.audioReady = null;
     this.captureNode = null;
@@ -63,6 +103,7 @@ export class MediaEngine {
     this.onVideoFrame = null; // (ssrc, ImageBitmap) => void; the callee may keep it
     this.onLevels = null; // () => void, about 10 times a second
     this.onDevicesChanged = null;
+    this.onScreenEnded = null; // () => void: the browser stopped the screen capture
   }
 
   /**
@@ -147,7 +188,7 @@ export class MediaEngine {
         this.devices.cam = { available: false, reason: describeDeviceError(error, "camera") };
       }
     }
-    if (this.videoStream && !this.videoElement) {
+    if (this.videoStream && !this.cameraStarted) {
       try {
         await this.#startCamera();
         this.devices.cam = { available: true, reason: "" };
@@ -165,7 +206,9 @@ export class MediaEngine {
    */
   syncTracks() {
     for (const track of this.audioStream?.getAudioTracks() ?? []) track.enabled = Boolean(this.session.mic);
-    for (const track of this.videoStream?.getVideoTracks() ?? []) track.enabled = Boolean(this.session.cam);
+    // While a screen is shared the camera is paused: it is not what is being sent.
+    const cameraOn = Boolean(this.session.cam) && this.screenStream === null;
+    for (const track of this.videoStream?.getVideoTracks() ?? []) track.enabled = cameraOn;
   }
 
   #devicesChanged() {
@@ -204,18 +247,78 @@ export class MediaEngine {
   }
 
   async #startCamera() {
+    this.#ensureCaptureVideo();
+    this.cameraStarted = true;
+    if (this.screenStream === null) await this.#showInCapture(this.videoStream);
+  }
+
+  /** The hidden <video> and the canvas that every sent frame goes through. */
+  #ensureCaptureVideo() {
+    if (this.videoElement) return;
     const video = document.createElement("video");
     video.muted = true;
     video.playsInline = true;
     video.autoplay = true;
     video.setAttribute("aria-hidden", "true");
     video.className = "capture-video";
-    video.srcObject = this.videoStream;
     document.body.appendChild(video);
     this.videoElement = video;
-    await video.play().catch(() => {});
     this.canvas = document.createElement("canvas");
+  }
+
+  async #showInCapture(stream) {
+    const video = this.videoElement;
+    if (video.srcObject !== stream) video.srcObject = stream;
     this.#restartVideoTimer();
+    if (stream) await video.play().catch(() => {});
+  }
+
+  /** True while a screen, not the camera, is what the video path sends. */
+  get sharingScreen() {
+    return this.screenStream !== null;
+  }
+
+  /**
+   * Ask the browser for a screen, window or tab and send it instead of the camera.
+   * Rejects with a ScreenShareError (unsupported, refused, ...); nothing changes then.
+   */
+  async startScreen() {
+    if (this.screenStream) return;
+    const unavailable = screenShareUnavailableReason();
+    if (unavailable) throw new ScreenShareError("unsupported", unavailable);
+    const { width, height, fps } = SCREEN_PRESET;
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getDisplayMedia({
+        video: { width: { max: width }, height: { max: height }, frameRate: { ideal: fps, max: fps } },
+        audio: false,
+      });
+    } catch (error) {
+      throw describeScreenError(error);
+    }
+    const track = stream.getVideoTracks()[0];
+    if (!track) {
+      for (const other of stream.getTracks()) other.stop();
+      throw new ScreenShareError("no_source", "The browser shared no picture.");
+    }
+    // The browser's own "Stop sharing" ends the track.
+    track.addEventListener("ended", () => {
+      if (this.screenStream === stream && this.onScreenEnded) this.onScreenEnded();
+    });
+    this.screenStream = stream;
+    this.#ensureCaptureVideo();
+    this.syncTracks();
+    await this.#showInCapture(stream);
+  }
+
+  /** Stop sharing the screen; the video path shows the camera again. */
+  async stopScreen() {
+    const stream = this.screenStream;
+    if (!stream) return;
+    this.screenStream = null;
+    for (const track of stream.getTracks()) track.stop();
+    this.syncTracks();
+    if (this.videoElement) await this.#showInCapture(this.videoStream);
   }
 
   /** Change the sent video's size, JPEG quality (0..1) or frame rate. */
@@ -230,10 +333,15 @@ export class MediaEngine {
     this.#restartVideoTimer();
   }
 
+  /** What the video path sends now: the camera's settings, or the screen preset. */
+  get #sending() {
+    return this.screenStream ? SCREEN_PRESET : this.videoSettings;
+  }
+
   #restartVideoTimer() {
     clearInterval(this.videoTimer);
     if (!this.videoElement) return;
-    const fps = Math.max(1, Math.min(30, this.videoSettings.fps));
+    const fps = Math.max(1, Math.min(30, this.#sending.fps));
     this.videoTimer = setInterval(() => this.#captureVideoFrame(), 1000 / fps);
   }
 
@@ -246,16 +354,25 @@ export class MediaEngine {
       this.stats.videoSkipped += 1;
       return;
     }
-    const { width, height, quality } = this.videoSettings;
+    const screen = this.screenStream !== null;
+    const { quality } = this.#sending;
+    const [width, height] = screen
+      ? fitWithin(video.videoWidth, video.videoHeight, SCREEN_PRESET.width, SCREEN_PRESET.height)
+      : [this.videoSettings.width, this.videoSettings.height];
     const canvas = this.canvas;
     if (canvas.width !== width) canvas.width = width;
     if (canvas.height !== height) canvas.height = height;
     const context = canvas.getContext("2d");
-    // Cover: crop the camera picture to the target aspect ratio, centred.
-    const scale = Math.max(width / video.videoWidth, height / video.videoHeight);
-    const sw = width / scale;
-    const sh = height / scale;
-    context.drawImage(video, (video.videoWidth - sw) / 2, (video.videoHeight - sh) / 2, sw, sh, 0, 0, width, height);
+    if (screen) {
+      // A screen keeps its whole picture: scaled down to fit, never cropped or enlarged.
+      context.drawImage(video, 0, 0, width, height);
+    } else {
+      // Cover: crop the camera picture to the target aspect ratio, centred.
+      const scale = Math.max(width / video.videoWidth, height / video.videoHeight);
+      const sw = width / scale;
+      const sh = height / scale;
+      context.drawImage(video, (video.videoWidth - sw) / 2, (video.videoHeight - sh) / 2, sw, sh, 0, 0, width, height);
+    }
     const timestamp = Math.floor(performance.now() * VIDEO_CLOCK_PER_MS) % 2 ** 32;
     this.encoding = true;
     canvas.toBlob(async (blob) => {
@@ -333,20 +450,21 @@ export class MediaEngine {
     if (this.playbackNode) this.playbackNode.port.postMessage({ type: "clear" });
   }
 
-  /** The camera stream for the local preview, or null. */
+  /** What the local preview shows: the shared screen, else the camera, or null. */
   get previewStream() {
-    return this.videoStream;
+    return this.screenStream ?? this.videoStream;
   }
 
   /** Release the devices and audio (logout). */
   async stop() {
     clearInterval(this.videoTimer);
-    for (const stream of [this.audioStream, this.videoStream]) {
+    for (const stream of [this.audioStream, this.videoStream, this.screenStream]) {
       if (stream) for (const track of stream.getTracks()) track.stop();
     }
-    this.audioStream = this.videoStream = null;
+    this.audioStream = this.videoStream = this.screenStream = null;
     if (this.videoElement) this.videoElement.remove();
     this.videoElement = null;
+    this.cameraStarted = false;
     if (this.captureNode) this.captureNode.port.postMessage({ type: "stop" });
     this.captureNode = this.playbackNode = null;
     if (this.context) await this.context.close().catch(() => {});
@@ -357,4 +475,11 @@ export class MediaEngine {
       cam: { available: false, reason: "The camera has not been started yet." },
     };
   }
+}
+
+/** [width, height] of a `width`×`height` picture shrunk to fit a box (never enlarged). */
+export function fitWithin(width, height, maxWidth, maxHeight) {
+  if (!(width > 0 && height > 0)) return [maxWidth, maxHeight];
+  const scale = Math.min(1, maxWidth / width, maxHeight / height);
+  return [Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale))];
 }

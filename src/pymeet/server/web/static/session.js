@@ -4,8 +4,9 @@
 // Promises (the same as pymeet.client.MeetingClient on the Python side):
 //
 // - Every request has a method; a refused request rejects with a RequestError.
-// - `user`, `room`, `members` and `rooms` are updated from replies and events before
-//   listeners hear about them.
+// - `user`, `room`, `members`, `hands` and `rooms` are updated from replies and events
+//   before listeners hear about them. `hands` lists the raised hands in raise order
+//   (docs/PROTOCOL.md, "Raised hands").
 // - Listeners: `on(type, callback)` for server events, "*" for all, and the local
 //   events "connection" ({state}), "restored" ({room, join, rejoinError}) and
 //   "failed" ({reason}).
@@ -37,9 +38,11 @@ export class MeetingSession {
     this.room = null; // RoomInfo of the room we are in
     this.roomPassword = null;
     this.members = new Map(); // username -> Member
+    this.hands = []; // usernames with a raised hand, in raise order
     this.rooms = [];
     this.mic = false;
     this.cam = false;
+    this.screen = false; // the video sent is a shared screen
     this.onBinary = null;
     this.credentials = null; // [identifier, password], in memory only
     this.listeners = new Map();
@@ -118,7 +121,7 @@ export class MeetingSession {
       if (restore && this.credentials) {
         const roomName = this.room?.name ?? null;
         const password = this.roomPassword;
-        const { mic, cam } = this;
+        const { mic, cam, screen } = this;
         const login = await channel.request("auth.login", { username: this.credentials[0], password: this.credentials[1] });
         this.#applyLogin(login);
         if (roomName !== null) {
@@ -135,7 +138,7 @@ export class MeetingSession {
           }
         }
         if (mic || cam) {
-          const reply = await channel.request("media.update", { mic, cam });
+          const reply = await channel.request("media.update", { mic, cam, screen });
           this.#applyOwnMember(reply.member);
         }
       }
@@ -315,10 +318,47 @@ export class MeetingSession {
     return (await this.request("dm.history", { with: withUser })).messages;
   }
 
-  async updateMedia(mic, cam) {
-    const reply = await this.request("media.update", { mic, cam });
+  /** The conversation with `withUser`: {messages, files}, each oldest first. */
+  async dmConversation(withUser) {
+    const reply = await this.request("dm.history", { with: withUser });
+    return { messages: reply.messages || [], files: reply.files || [] };
+  }
+
+  /** `screen`: the video is a shared screen (sent instead of the camera, so `cam` too). */
+  async updateMedia(mic, cam, screen = false) {
+    const reply = await this.request("media.update", { mic, cam, screen });
     this.#applyOwnMember(reply.member);
     return reply.member;
+  }
+
+  // -- files, moderation, raised hands (§3.4) --------------------------------------------------
+
+  /** Remove a member from the room this user owns. */
+  kick(username) {
+    return this.request("room.kick", { username });
+  }
+
+  /** Turn a member's microphone off in the room this user owns. */
+  async mute(username) {
+    const reply = await this.request("room.mute", { username });
+    // The owner caused it, so no room.member_updated comes back here (docs/PROTOCOL.md,
+    // "Rooms": member events skip the requester); the reply is the outcome.
+    const member = this.members.get(username);
+    if (member) this.members.set(username, { ...member, mic: false });
+    return reply;
+  }
+
+  async raiseHand(up) {
+    const reply = await this.request("hand.raise", { up });
+    if (Array.isArray(reply.hands)) this.hands = [...reply.hands];
+    const me = this.members.get(this.user?.username);
+    if (me) me.hand = Boolean(up);
+    return this.hands;
+  }
+
+  /** Whether this user owns the room it is in (and may kick and mute). */
+  get isRoomOwner() {
+    return this.room !== null && this.user !== null && identityKey(this.room.owner ?? "") === identityKey(this.user.username);
   }
 
   invite(to) {
@@ -347,6 +387,7 @@ export class MeetingSession {
     // mic and cam start off at every login (docs/PROTOCOL.md); a session starts in the lobby.
     this.mic = false;
     this.cam = false;
+    this.screen = false;
     this.#leaveRoomState();
   }
 
@@ -354,12 +395,16 @@ export class MeetingSession {
     this.room = reply.room;
     this.roomPassword = password;
     this.members = new Map((reply.members || []).map((m) => [m.username, m]));
+    this.hands = Array.isArray(reply.hands)
+      ? [...reply.hands]
+      : [...this.members.values()].filter((m) => m.hand).map((m) => m.username);
   }
 
   #applyOwnMember(member) {
     if (!member) return;
     this.mic = Boolean(member.mic);
     this.cam = Boolean(member.cam);
+    this.screen = Boolean(member.screen);
     if (this.room !== null && member.username) this.members.set(member.username, member);
   }
 
@@ -367,6 +412,7 @@ export class MeetingSession {
     this.room = null;
     this.roomPassword = null;
     this.members = new Map();
+    this.hands = [];
   }
 
   #forget() {
@@ -380,10 +426,16 @@ export class MeetingSession {
     switch (event.type) {
       case "room.member_joined":
       case "room.member_updated":
-        if (this.isCurrentRoom(event.room) && event.member) this.members.set(event.member.username, event.member);
+        if (!this.isCurrentRoom(event.room) || !event.member) break;
+        // Someone else changed this session's state (the owner muted it, say).
+        if (event.member.username === this.user?.username) this.#applyOwnMember(event.member);
+        else this.members.set(event.member.username, event.member);
         break;
       case "room.member_left":
-        if (this.isCurrentRoom(event.room)) this.members.delete(event.username);
+        if (this.isCurrentRoom(event.room)) {
+          this.members.delete(event.username);
+          this.hands = this.hands.filter((name) => name !== event.username);
+        }
         break;
       case "room.deleted":
       case "room.kicked":
@@ -397,8 +449,11 @@ export class MeetingSession {
         }
         break;
       case "hand.update": {
+        if (!this.isCurrentRoom(event.room)) break;
         const member = this.members.get(event.username);
-        if (this.isCurrentRoom(event.room) && member) member.hand = Boolean(event.up);
+        if (member) member.hand = Boolean(event.up);
+        this.hands = this.hands.filter((name) => name !== event.username);
+        if (event.up) this.hands.push(event.username);
         break;
       }
       case "lobby.update":

@@ -20,6 +20,14 @@ const ICONS = {
   door: ["M5 21V4h10v17", "M15 6h4v15", "M12 12h.01"],
   plus: ["M12 5v14", "M5 12h14"],
   hash: ["M5 9h14", "M5 15h14", "M10 4L8 20", "M16 4l-2 16"],
+  attach: ["M20 11.5l-8.4 8.4a5 5 0 0 1-7.1-7.1l8.5-8.5a3.3 3.3 0 0 1 4.7 4.7l-8.5 8.5a1.7 1.7 0 0 1-2.4-2.4l7.8-7.8"],
+  download: ["M12 4v11", "M7 10l5 5 5-5", "M5 20h14"],
+  file: ["M14 3H6v18h12V7z", "M14 3v4h4", "M9 13h6", "M9 17h6"],
+  hand: ["M8 13V6a1.5 1.5 0 0 1 3 0v5", "M11 11V4.5a1.5 1.5 0 0 1 3 0V11", "M14 11V6a1.5 1.5 0 0 1 3 0v7.5",
+    "M17 10.5a1.5 1.5 0 0 1 3 0V14a7 7 0 0 1-7 7h-1a7 7 0 0 1-5.6-2.8L3.6 15a1.5 1.5 0 0 1 2.3-1.9L8 15"],
+  screen: ["M3 4h18v12H3z", "M8 20h8", "M12 16v4"],
+  screenOff: ["M3 4h18v12H3z", "M8 20h8", "M12 16v4", "M9 7l6 6", "M15 7l-6 6"],
+  remove: ["M10 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8z", "M3 21a7 7 0 0 1 11-5.7", "M16 17h6"],
 };
 
 export function icon(name, { label = null, className = "icon" } = {}) {
@@ -145,6 +153,8 @@ export async function busy(button, work) {
 
 /** A sentence for a failed request, for people rather than programmers. */
 export function describeError(error) {
+  // File transfers and screen sharing already speak to people.
+  if (error?.name === "TransferError" || error?.name === "ScreenShareError") return error.message;
   const friendly = {
     auth_failed: "That username or password is not right.",
     user_exists: "That username is taken.",
