@@ -46,7 +46,8 @@ class Leak:
     line: str
 
     def describe(self) -> str:
-        shown = self.line if len(self.line) <= 240 else self.line[:240] + "..."
+        line = self.line.replace(self.secret, redact(self.secret))
+        shown = line if len(line) <= 240 else line[:240] + "..."
         return f"{self.kind} {redact(self.secret)} in {self.source}: {shown}"
 
 

@@ -36,8 +36,12 @@ class Endpoints:
 
 
 def prepare_data_dir(path: Path) -> Path:
+    """Create the data directory readable by its owner only; an existing one is left as
+    it is, with a warning when others can read it."""
     path = path.expanduser().resolve()
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o077:
+        log.warning("%s can be read by other users; consider chmod 700", path)
     return path
 
 

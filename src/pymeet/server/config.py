@@ -39,6 +39,7 @@ class ServerConfig:
     media_byte_burst: float = 600_000.0
     web_tls: bool = False
     max_file_mb: float = 100.0
+    event_loop: str = "auto"
 
 
 HELP: dict[str, str] = {
@@ -62,6 +63,7 @@ HELP: dict[str, str] = {
     "media_byte_burst": "media bytes a session may send in one burst",
     "web_tls": "serve the web port over HTTPS with the server's certificate",
     "max_file_mb": "largest shared file, in MiB",
+    "event_loop": "auto (uvloop when installed), uvloop or asyncio",
 }
 
 
@@ -158,5 +160,7 @@ def validate(config: ServerConfig) -> None:
     ):
         if getattr(config, name) <= 0:
             raise ValueError(f"--{name.replace('_', '-')} must be positive")
+    if config.event_loop not in {"auto", "uvloop", "asyncio"}:
+        raise ValueError("--event-loop must be auto, uvloop or asyncio")
     if config.max_connections < 1:
         raise ValueError("--max-connections must be at least 1")

@@ -14,10 +14,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     config_module.add_arguments(parser)
 
 
-def _event_loop_factory() -> type[asyncio.AbstractEventLoop] | None:
+def _event_loop_factory(choice: str) -> type[asyncio.AbstractEventLoop] | None:
+    """uvloop when asked for or (``auto``) when installed; None means asyncio's own."""
+    if choice == "asyncio":
+        return None
     try:
         import uvloop
     except ImportError:
+        if choice == "uvloop":
+            raise SystemExit(
+                "pymeet server: --event-loop uvloop, but uvloop is not installed"
+            ) from None
         return None
     loop_class: type[asyncio.AbstractEventLoop] = uvloop.Loop
     return loop_class
@@ -36,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from pymeet.server.app import serve
 
-    loop_class = _event_loop_factory()
+    loop_class = _event_loop_factory(config.event_loop)
     logging.getLogger(__name__).info(
         "event loop: %s", "uvloop" if loop_class is not None else "asyncio"
     )
