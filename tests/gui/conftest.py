@@ -35,6 +35,7 @@ T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 PASSWORD = "correct horse 1"
+BOB_SENDER = 4242
 
 
 @pytest.fixture(scope="session")
@@ -303,6 +304,24 @@ def remote_factory(gui_env: Path) -> Iterator[Callable[..., RemoteParticipant]]:
     yield start
     for remote in started:
         remote.close()
+
+
+def server_event(kind: str, **match: Any) -> Callable[[dict[str, Any]], bool]:
+    """A predicate for a server event of ``kind`` seen by the remote participant."""
+    def check(event: dict[str, Any]) -> bool:
+        data = event.get("data") or {}
+        return (event.get("event") == "server" and data.get("type") == kind
+                and all(data.get(k) == v for k, v in match.items()))
+    return check
+
+
+def start_remote(driver: Driver, remote_factory: Callable[..., RemoteParticipant],
+                 server: ServerProcess, user: str) -> RemoteParticipant:
+    """A second participant, logged in and seen online by the app."""
+    remote = remote_factory(server, user, BOB_SENDER)
+    driver.until(lambda: remote.find(lambda e: e.get("event") == "ready"), f"{user} to log in")
+    driver.until(lambda: driver.app.lobby.is_online(user), f"{user} in the people list")
+    return remote
 
 
 def image_difference(a: Image.Image, b: Image.Image) -> float:

@@ -9,7 +9,13 @@ driven by JSON lines on stdin and reporting JSON lines on stdout::
 Commands: ``{"cmd": "join", "room": NAME, "password": P, "create": true}``,
 ``{"cmd": "chat", "text": T}``, ``{"cmd": "dm", "to": U, "text": T}``,
 ``{"cmd": "invite", "to": U}``, ``{"cmd": "hand", "up": true}``,
-``{"cmd": "share", "room": R, "name": N, "text": T}`` (a file over HTTP),
+``{"cmd": "share", "room": R, "name": N, "text": T}`` (a file over HTTP; ``"base64"``
+instead of ``"text"`` for binary contents),
+``{"cmd": "download", "file": FileInfo, "dest": DIR}`` (with `download_file`, which
+checks the SHA-256; the result carries the bytes' SHA-256 and size),
+``{"cmd": "screen", "on": true}`` (share a `SyntheticScreen` instead of the camera),
+``{"cmd": "mic", "on": true}``, ``{"cmd": "save_frame", "from": U, "path": P}`` (the
+newest frame received from ``U``, as an image file),
 ``{"cmd": "mute", "username": U}``, ``{"cmd": "kick", "username": U}``,
 ``{"cmd": "leave"}``, ``{"cmd": "quit"}``. Each is answered by
 ``{"event": "ok", "cmd": ..., "result": ...}`` or
@@ -18,14 +24,16 @@ Commands: ``{"cmd": "join", "room": NAME, "password": P, "create": true}``,
 Reports: ``{"event": "ready"}`` after login; every server event as
 ``{"event": "server", "data": {...}}``; and, at most five times a second per sender,
 ``{"event": "frame", "from": NAME, "marker": [frame_number, sender_id] | null,
-"frames": N}`` for the video it receives.
+"frames": N, "size": [width, height]}`` for the video it receives.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
+import hashlib
 import json
 import sys
 import time
@@ -36,8 +44,15 @@ from typing import Any
 import numpy as np
 
 from pymeet.client.errors import ClientError
+from pymeet.client.files import download_file
 from pymeet.client.known_servers import KnownServers
-from pymeet.client.media import MediaEngine, SyntheticCamera, ToneSource, read_marker
+from pymeet.client.media import (
+    MediaEngine,
+    SyntheticCamera,
+    SyntheticScreen,
+    ToneSource,
+    read_marker,
+)
 from pymeet.client.meeting_client import MeetingClient
 from pymeet.protocol.errors import RequestError
 
@@ -57,6 +72,7 @@ class Remote:
         self.engine: MediaEngine | None = None
         self._frames: dict[str, int] = {}
         self._last_report: dict[str, float] = {}
+        self._last_image: dict[str, np.ndarray[Any, Any]] = {}
 
     async def run(self) -> None:
         host, _, port = self.args.server.rpartition(":")
@@ -98,6 +114,7 @@ class Remote:
             result = await client.join_room(command["room"], command.get("password"))
             self.engine = engine = MediaEngine(
                 client, video_source=SyntheticCamera(self.args.sender_id),
+                screen_source=SyntheticScreen(self.args.sender_id),
                 audio_source=ToneSource(330.0, 0.3), on_frame=self.on_frame,
                 video_preset="low")
             await engine.start()
@@ -112,8 +129,15 @@ class Remote:
             await client.invite(command["to"])
             return None
         if kind == "hand":
-            await client.raise_hand(bool(command.get("up", True)))
-            return None
+            return await client.raise_hand(bool(command.get("up", True)))
+        if kind == "screen":
+            assert self.engine is not None
+            return await self.engine.set_screen(bool(command.get("on", True)))
+        if kind == "download":
+            path = await download_file(client, command["file"], command["dest"])
+            data = await asyncio.to_thread(path.read_bytes)
+            return {"path": str(path), "size": len(data),
+                    "sha256": hashlib.sha256(data).hexdigest()}
         if kind == "mute":
             await client.mute(command["username"])
             return None
@@ -121,8 +145,17 @@ class Remote:
             await client.kick(command["username"])
             return None
         if kind == "share":
-            return await asyncio.to_thread(self.share, command["room"], command["name"],
-                                           command["text"].encode())
+            data = (base64.b64decode(command["base64"]) if "base64" in command
+                    else command["text"].encode())
+            return await asyncio.to_thread(self.share, command["room"], command["name"], data)
+        if kind == "mic":
+            assert self.engine is not None
+            return await self.engine.set_mic(bool(command.get("on", True)))
+        if kind == "save_frame":
+            import cv2
+
+            image = self._last_image[command["from"]]
+            return bool(await asyncio.to_thread(cv2.imwrite, command["path"], image))
         if kind == "leave":
             await self.stop_media()
             await client.leave_room()
@@ -144,13 +177,15 @@ class Remote:
                  frame_id: int) -> None:
         name = username or f"ssrc {ssrc}"
         self._frames[name] = self._frames.get(name, 0) + 1
+        self._last_image[name] = image
         now = time.monotonic()
         if now - self._last_report.get(name, 0.0) < REPORT_INTERVAL:
             return
         self._last_report[name] = now
         marker = read_marker(image)
         emit({"event": "frame", "from": name, "frames": self._frames[name],
-              "marker": list(marker) if marker is not None else None})
+              "marker": list(marker) if marker is not None else None,
+              "size": [int(image.shape[1]), int(image.shape[0])]})
 
     async def stop_media(self) -> None:
         engine, self.engine = self.engine, None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
@@ -11,28 +10,18 @@ from pymeet.client.media import read_marker
 from pymeet.gui.media_setup import sender_id
 from pymeet.gui.presenters.chat import ROOM_TAB, dm_tab_key
 from pymeet.gui.views.dialogs import IncomingInviteDialog, InvitePickerDialog, NoticeDialog
-from tests.gui.conftest import Driver, RemoteParticipant, image_difference, sign_up
+from tests.gui.conftest import (
+    BOB_SENDER,
+    Driver,
+    RemoteParticipant,
+    image_difference,
+    server_event,
+    sign_up,
+    start_remote,
+)
 from tests.support.server_process import ServerProcess
 
 ROOM = "Daily stand-up"
-BOB_SENDER = 4242
-
-
-def server_event(kind: str, **match: Any) -> Callable[[dict[str, Any]], bool]:
-    """A predicate for a server event of ``kind`` seen by the remote participant."""
-    def check(event: dict[str, Any]) -> bool:
-        data = event.get("data") or {}
-        return (event.get("event") == "server" and data.get("type") == kind
-                and all(data.get(k) == v for k, v in match.items()))
-    return check
-
-
-def start_remote(driver: Driver, remote_factory: Callable[..., RemoteParticipant],
-                 server: ServerProcess, user: str) -> RemoteParticipant:
-    remote = remote_factory(server, user, BOB_SENDER)
-    driver.until(lambda: remote.find(lambda e: e.get("event") == "ready"), f"{user} to log in")
-    driver.until(lambda: driver.app.lobby.is_online(user), f"{user} in the people list")
-    return remote
 
 
 def remote_frames_of(remote: RemoteParticipant, user: str) -> list[int]:

@@ -466,7 +466,13 @@ class MeetingClient:
 
     async def mute(self, username: str) -> None:
         """Turn a member's mic off in the room this user owns (§3.4)."""
-        await self._connection().request(MsgType.ROOM_MUTE, {"username": username})
+        def apply(reply: dict[str, Any]) -> None:
+            member = reply.get("member")
+            if isinstance(member, dict) and username in self._members:
+                self._members[username] = dict(member)
+
+        await self._connection().request(MsgType.ROOM_MUTE, {"username": username},
+                                         on_ok=apply)
 
     async def raise_hand(self, up: bool) -> list[str]:
         """Raise or lower this user's hand in the room (§3.4); returns the usernames with

@@ -4,8 +4,9 @@ Everything in this module runs on the Tk (main) thread. Work for the network is
 handed to `NetworkThread.run` as coroutines of `NetSession`; their outcomes, the
 client's events, and the trust question come back through the `UiQueue`, which
 `_tick` drains every `TICK_MS` in batches of at most `UiQueue.batch` items. Video
-frames and audio levels come through mailboxes: per tick, at most the newest frame
-of each tile is converted to a Tk image, here on the Tk thread.
+frames, audio levels and file-transfer progress come through mailboxes: per tick, at
+most the newest frame of each tile is converted to a Tk image, here on the Tk thread,
+and the newest progress of each transfer is shown.
 """
 
 from __future__ import annotations
@@ -13,20 +14,23 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import os
 import threading
 import time
 import tkinter as tk
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from pymeet.client.errors import CertificateMismatch, ClientError, ConnectionClosed
+from pymeet.client.files import FileIntegrityError, FileTransferError
 from pymeet.client.known_servers import KnownServers
 from pymeet.gui.bridge import Mailbox, NetworkThread, UiQueue
 from pymeet.gui.media_setup import SELF
-from pymeet.gui.presenters.chat import ROOM_TAB, ChatPresenter
+from pymeet.gui.presenters.chat import ROOM_TAB, ChatPresenter, ChatTab
 from pymeet.gui.presenters.devices import DevicesPresenter, MediaChoice
 from pymeet.gui.presenters.lobby import LobbyPresenter, join_error_text
 from pymeet.gui.presenters.login import (
@@ -38,10 +42,12 @@ from pymeet.gui.presenters.login import (
 )
 from pymeet.gui.presenters.room import RoomPresenter
 from pymeet.gui.presenters.status import ConnectionPresenter, quality_from_snapshot
+from pymeet.gui.presenters.transfers import Failure, TransfersPresenter, default_download_dir
 from pymeet.gui.session import JoinState, LobbyState, MediaState, NetSession
 from pymeet.gui.settings import GuiSettings, load_settings, save_settings
 from pymeet.gui.views.chat import ChatView
 from pymeet.gui.views.dialogs import (
+    ConfirmDialog,
     CreateRoomDialog,
     DevicesDialog,
     IncomingInviteDialog,
@@ -54,6 +60,7 @@ from pymeet.gui.views.dialogs import (
 from pymeet.gui.views.icons import Icons
 from pymeet.gui.views.lobby import LobbyActions, LobbyView
 from pymeet.gui.views.login import LoginView
+from pymeet.gui.views.pickers import FilePicker, TkFilePicker
 from pymeet.gui.views.room import ParticipantsPanel, RoomActions, RoomView
 from pymeet.gui.views.shell import Shell
 from pymeet.gui.views.theme import PAD, Theme
@@ -110,6 +117,9 @@ class GuiApp:
         self.net = NetworkThread(self.ui)
         self.frames: Mailbox[str, Image] = Mailbox()
         self.levels: Mailbox[str, tuple[float, bool]] = Mailbox()
+        self.progress: Mailbox[str, tuple[int, int]] = Mailbox()
+        """(done, total) of each file transfer, put by the network thread."""
+        self.picker: FilePicker = TkFilePicker()
         self.known_servers = KnownServers()
         self.session = NetSession(self.ui, known_servers=self.known_servers,
                                   on_event=self.on_event, ask_trust=self.ask_trust,
@@ -122,6 +132,8 @@ class GuiApp:
         self.chat = ChatPresenter()
         self.connection = ConnectionPresenter()
         self.devices = DevicesPresenter(choice=self._initial_choice())
+        self.transfers = TransfersPresenter()
+        self._upload_dir = ""
         self.me: str | None = None
         self.want_mic = self.settings.synthetic_media
         self.want_cam = self.settings.synthetic_media
@@ -140,6 +152,8 @@ class GuiApp:
         self.net.start()
         self.net.run(self.session.probe(), self._on_probe,
                      lambda exc: logger.warning("device probing failed: %s", exc))
+        self.net.run(self.session.probe_screen(), self._on_screen_probe,
+                     lambda exc: self._on_screen_probe(str(exc)))
         self.show_login()
         self._after = self.root.after(TICK_MS, self._tick)
 
@@ -169,14 +183,16 @@ class GuiApp:
         room_actions = RoomActions(
             toggle_mic=self.toggle_mic, toggle_cam=self.toggle_cam, devices=self.choose_devices,
             toggle_hand=self.toggle_hand, leave=self.leave_room, invite=self.pick_invitee,
-            message=self.open_dm)
+            message=self.open_dm, toggle_screen=self.toggle_screen, mute=self.mute_member,
+            remove=self.remove_member, mute_all=self.mute_all)
         self.room_view = RoomView(self.shell.content, theme, icons, self.room, self.devices,
                                   room_actions)
         self.participants = ParticipantsPanel(self.shell.side, theme, icons, self.room,
                                               room_actions)
-        self.chat_view = ChatView(self.shell.side, theme, icons, self.chat,
+        self.chat_view = ChatView(self.shell.side, theme, icons, self.chat, self.transfers,
                                   on_select=self.select_tab, on_close=self.close_tab,
-                                  on_send=self.send_message)
+                                  on_send=self.send_message, on_send_file=self.send_file,
+                                  on_download=self.download_file)
         self.chat_view.grid(row=1, column=0, sticky="nsew")
 
     # -- the Tk side of the bridge -------------------------------------------------------
@@ -188,6 +204,7 @@ class GuiApp:
         try:
             self.ui.drain()
             self._show_media()
+            self._show_transfers()
             now = time.monotonic()
             if now >= self._next_poll:
                 self._next_poll = now + POLL_SECONDS
@@ -212,6 +229,13 @@ class GuiApp:
         self.room_view.grid_view.sync(self.room.tiles(now))
         for key, frame in frames.items():
             self.room_view.grid_view.show_frame(me if key == SELF else key, frame)
+
+    def _show_transfers(self) -> None:
+        changed = False
+        for key, (done, total) in self.progress.take().items():
+            changed = self.transfers.progress(key, done, total) or changed
+        if changed:
+            self.chat_view.render_transfers()
 
     def _poll(self) -> None:
         if self.room.in_room and self.connection.can_send:
@@ -353,6 +377,9 @@ class GuiApp:
         self.chat_view.presenter = self.chat
         self.lobby = LobbyPresenter()
         self.lobby_view.presenter = self.lobby
+        self.transfers = TransfersPresenter()
+        self.chat_view.transfers = self.transfers
+        self.progress.take()
         self.connection.offline()
         self.chat_view.connected = True
         self.shell.set_banner(None)
@@ -587,6 +614,103 @@ class GuiApp:
         else:
             self.net.run(self.session.send_dm(tab.peer, text), sent, failed)
 
+    # -- files (PROTOCOL.md §3.4) -------------------------------------------------------------
+
+    def _progress_to(self, key: str) -> Callable[[int, int], None]:
+        # Called on the network thread: it may only touch the mailbox (bridge.py).
+        progress = self.progress
+
+        def report(done: int, total: int) -> None:
+            progress.put(key, (done, total))
+
+        return report
+
+    def download_dir(self) -> str:
+        """Where the folder chooser opens: the last folder used, else ~/Downloads, else
+        the home folder."""
+        chosen = self.settings.download_dir
+        if chosen and Path(chosen).is_dir():
+            return chosen
+        home = Path.home()
+        return default_download_dir(str(home), (home / "Downloads").is_dir())
+
+    def send_file(self) -> None:
+        """Send-file: choose a file and share it with the conversation shown."""
+        tab = self.chat.tabs.get(self.chat.active or "")
+        if tab is None:
+            return
+        if not self.connection.can_send:
+            self.chat_view.show_error("Not connected. Try again when reconnected.")
+            return
+        start = self._upload_dir or self.download_dir()
+        path = self.picker.open_file(self.root, "Send a file", start)
+        if path:
+            self.send_path(path, tab)
+
+    def send_path(self, path: str, tab: ChatTab) -> None:
+        """Upload ``path`` to the conversation ``tab`` (the room, or one person)."""
+        name = Path(path).name
+        try:
+            size = os.path.getsize(path)
+        except OSError as exc:
+            self.chat_view.show_error(f"Could not read {name}: {exc.strerror or exc}.")
+            return
+        room = self.room.room if tab.peer is None else None
+        to = tab.peer
+        if room is None and to is None:
+            return
+        self._upload_dir = str(Path(path).parent)
+        key = self.transfers.start_upload(name, size, path)
+        self.chat_view.show_error("")
+        self.chat_view.render_transfers()
+
+        def sent(info: dict[str, Any]) -> None:
+            self.transfers.finished(key)
+            # The server tells the *others* (file.shared); this side shows its reply.
+            self.chat.add_file({"file": info, "room": room, "to": to})
+            self.chat_view.refresh()
+            self.chat_view.render_transfers()
+
+        def failed(exc: BaseException) -> None:
+            text = self.transfers.failed(key, transfer_failure(exc))
+            self.chat_view.show_error(text)
+            self.chat_view.render_transfers()
+
+        self.net.run(self.session.upload(path, room=room, to=to,
+                                         progress=self._progress_to(key)), sent, failed)
+
+    def download_file(self, file_id: str) -> None:
+        """Download on a file card: choose a folder, fetch, verify, show the outcome."""
+        info = self.chat.file_info(file_id)
+        if info is None or self.transfers.running(file_id):
+            return
+        folder = self.picker.choose_folder(self.root, "Save the file in", self.download_dir())
+        if not folder:
+            return
+        self.settings.download_dir = folder
+        save_settings(self.settings)
+        self.start_download(info, folder)
+
+    def start_download(self, info: Mapping[str, Any], folder: str) -> None:
+        """Fetch the file ``info`` into ``folder`` (checked against its SHA-256)."""
+        file_id = str(info.get("id", ""))
+        size = info.get("size")
+        if not self.transfers.start_download(file_id, str(info.get("name", "file")),
+                                             size if isinstance(size, int) else 0):
+            return
+        self.chat_view.render_transfers()
+
+        def saved(path: str) -> None:
+            self.transfers.finished(file_id, path)
+            self.chat_view.render_transfers()
+
+        def failed(exc: BaseException) -> None:
+            self.transfers.failed(file_id, transfer_failure(exc))
+            self.chat_view.render_transfers()
+
+        self.net.run(self.session.download(info, folder, self._progress_to(file_id)),
+                     saved, failed)
+
     # -- media -----------------------------------------------------------------------------
 
     def _on_probe(self, report: Any) -> None:
@@ -604,9 +728,14 @@ class GuiApp:
         self.want_cam = not self.room.own_cam
         self.net.run(self.session.set_cam(self.want_cam), self._media_changed, self._soft_error)
 
+    def _on_screen_probe(self, problem: str | None) -> None:
+        self.devices.set_screen_probe(problem)
+        if self.room.in_room:
+            self.room_view.render_controls()
+
     def _media_changed(self, state: MediaState) -> None:
         self.devices.set_problems(state.problems)
-        self.room.set_own_media(state.mic, state.cam)
+        self.room.set_own_media(state.mic, state.cam, state.screen)
         if self.room.in_room:
             self.render_room()
 
@@ -614,19 +743,93 @@ class GuiApp:
         if not self.room.in_room:
             return
         self.room_view.show_quality(quality_from_snapshot(state.snapshot))
-        if (state.mic, state.cam) != (self.room.own_mic, self.room.own_cam) or (
+        if (state.mic, state.cam, state.screen) != (
+                self.room.own_mic, self.room.own_cam, self.room.own_screen) or (
                 state.problems != self.devices.problems):
             self._media_changed(state)
+
+    def toggle_screen(self) -> None:
+        """Share the screen (instead of the camera), or stop sharing."""
+        on = not self.room.own_screen
+
+        def done(state: MediaState) -> None:
+            self._media_changed(state)
+            if on and not state.screen and self.room.in_room:
+                self.room_view.show_notice("Your screen could not be shared: "
+                                           f"{state.problems.get('screen', 'unknown reason')}.")
+
+        self.net.run(self.session.set_screen(on), done, self._soft_error)
 
     def toggle_hand(self) -> None:
         """Raise or lower the hand."""
         up = not self.room.own_hand
 
-        def done(hands: list[str] | None) -> None:
+        def done(hands: list[str]) -> None:
             self.room.set_own_hand(up, hands)
             self.render_room()
 
         self.net.run(self.session.raise_hand(up), done, self._soft_error)
+
+    # -- moderation (the room's owner; PROTOCOL.md §3.4) ------------------------------------
+
+    def _moderation_failed(self, username: str) -> Callable[[BaseException], None]:
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, RequestError) and exc.raw_code == "forbidden":
+                text = "Only the room's host can do that."
+            elif isinstance(exc, RequestError) and exc.raw_code == "user_not_found":
+                text = f"{username} is not in the room any more."
+            else:
+                text = describe_error(exc)[1]
+            if self.room.in_room:
+                self.room_view.show_notice(text)
+
+        return failed
+
+    def _room_notice(self, text: str) -> None:
+        if ROOM_TAB in self.chat.tabs:
+            self.chat.notice(ROOM_TAB, text, time.time())
+            self.chat_view.refresh()
+
+    def mute_member(self, username: str) -> None:
+        """Turn off ``username``'s microphone (they may turn it on again)."""
+        def muted(_result: object) -> None:
+            self._muted([username])
+
+        self.net.run(self.session.mute(username), muted, self._moderation_failed(username))
+
+    def _muted(self, usernames: list[str]) -> None:
+        for username in usernames:
+            self.room.set_muted(username)
+        if usernames and self.room.in_room:
+            self._room_notice(f"You muted {', '.join(usernames)}.")
+            self.render_room()
+
+    def remove_member(self, username: str) -> None:
+        """Ask, then send ``username`` back to the lobby."""
+        room = self.room.room or ""
+
+        def confirmed() -> None:
+            self.net.run(self.session.kick(username),
+                         lambda _r: self._room_notice(f"You removed {username}."),
+                         self._moderation_failed(username))
+
+        self._track(ConfirmDialog(
+            self.root, self.theme, f"Remove {username}?",
+            f"{username} goes back to the lobby and is told that you removed them from "
+            f"“{room}”. They can join again.", "Remove", confirmed))
+
+    def mute_all(self) -> None:
+        """Mute everyone else whose microphone is on: one ``room.mute`` each."""
+        targets = self.room.mute_all_targets()
+        if not targets:
+            return
+
+        def done(failed: list[str]) -> None:
+            self._muted([name for name in targets if name not in failed])
+            if failed and self.room.in_room:
+                self.room_view.show_notice(f"Could not mute {', '.join(failed)}.")
+
+        self.net.run(self.session.mute_all(targets), done, self._soft_error)
 
     def choose_devices(self) -> None:
         """The device chooser."""
@@ -689,6 +892,7 @@ class GuiApp:
             by = event.get("by") or "The host"
             self.chat.notice(ROOM_TAB, f"{by} muted your microphone.", time.time())
             self.chat_view.refresh()
+            self.room_view.show_notice(f"{by} muted you.")
         self.render_room()
 
     def _on_room_gone(self, event: dict[str, Any]) -> None:
@@ -827,3 +1031,20 @@ class GuiApp:
         # rather than in whichever thread the next automatic collection happens.
         self.dialogs = []
         gc.collect()
+
+
+def transfer_failure(exc: BaseException) -> Failure:
+    """The facts of a failed upload or download, for `describe_failure`."""
+    if isinstance(exc, FileIntegrityError):
+        return Failure("integrity")
+    if isinstance(exc, FileTransferError):
+        # "download failed: <the server's message>": keep what the server said.
+        detail = str(exc).split(": ", 1)[-1]
+        if exc.status is None:
+            return Failure("network", detail=detail)
+        return Failure("http", exc.status, exc.error_code, detail)
+    if isinstance(exc, OSError):
+        return Failure("disk", detail=exc.strerror or str(exc))
+    if isinstance(exc, ConnectionClosed | ClientError):
+        return Failure("network", detail=str(exc))
+    return Failure("http", detail=str(exc))

@@ -1,15 +1,17 @@
 """The sources and sink a room session uses, and taps that let the GUI see them.
 
 `MediaEngine` has no callback for what *this* side captures, so the GUI wraps its
-sources: `PreviewTap` hands each captured camera frame to a mailbox (the own preview
-tile) and `LevelTap` measures each microphone frame (the own speaking indicator).
-Both run in the engine's capture threads and only ever touch a thread-safe `Mailbox`.
+sources: `PreviewTap` hands each captured camera or screen frame to a mailbox (the own
+preview tile) and `LevelTap` measures each microphone frame (the own speaking
+indicator). Both run in the engine's capture threads and only ever touch a
+thread-safe `Mailbox`.
 """
 
 from __future__ import annotations
 
 import binascii
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,9 +20,12 @@ from pymeet.client.media import (
     AudioSink,
     AudioSource,
     CameraSource,
+    MediaUnavailable,
     MicrophoneSource,
+    ScreenSource,
     SpeakerSink,
     SyntheticCamera,
+    SyntheticScreen,
     ToneSource,
     VideoSource,
 )
@@ -28,7 +33,8 @@ from pymeet.gui.bridge import Mailbox
 from pymeet.gui.presenters.devices import NONE, SYNTHETIC, TONE, MediaChoice
 from pymeet.protocol.mixer import SPEAKING_THRESHOLD_DBFS, level
 
-__all__ = ["SELF", "BeepingTone", "LevelTap", "PreviewTap", "build_media"]
+__all__ = ["SELF", "BeepingTone", "LevelTap", "MediaSet", "PreviewTap", "build_media",
+           "probe_screen"]
 
 SELF = ""
 """The mailbox key of this side's own preview frame and level."""
@@ -116,19 +122,49 @@ class BeepingTone:
         self._tone.close()
 
 
+@dataclass(frozen=True)
+class MediaSet:
+    """What a `MediaEngine` is built with."""
+
+    video: VideoSource
+    screen: VideoSource
+    audio: AudioSource
+    speaker: AudioSink | None
+
+
+def probe_screen() -> str | None:
+    """Why the screen cannot be shared here, or None when one frame could be captured.
+    Blocks briefly: call it in a worker thread."""
+    source = ScreenSource()
+    try:
+        source.open()
+        source.read()
+    except MediaUnavailable as exc:
+        return str(exc)
+    except Exception as exc:  # a broken capture backend is "unavailable", not a crash
+        return f"the screen cannot be captured: {exc}"
+    finally:
+        source.close()
+    return None
+
+
 def build_media(choice: MediaChoice, username: str, *, have_speaker: bool,
                 frames: Mailbox[str, Image], levels: Mailbox[str, tuple[float, bool]]
-                ) -> tuple[VideoSource, AudioSource, AudioSink | None]:
-    """The camera and microphone sources (tapped for the GUI) and the speaker sink.
+                ) -> MediaSet:
+    """The camera, screen and microphone sources (tapped for the GUI) and the speaker.
 
-    A real device that turns out to be missing is still returned: the engine then
+    With the test pattern as camera, the screen is a test slide (`SyntheticScreen`)
+    too. A real device that turns out to be missing is still returned: the engine then
     reports why in its ``problems`` and keeps that medium off.
     """
     video: VideoSource
+    screen: VideoSource
     if choice.camera == SYNTHETIC:
         video = SyntheticCamera(sender_id(username))
+        screen = SyntheticScreen(sender_id(username))
     else:
         video = CameraSource(choice.camera_index or 0)
+        screen = ScreenSource()
     audio: AudioSource
     if choice.microphone == TONE:
         audio = BeepingTone()
@@ -137,4 +173,5 @@ def build_media(choice: MediaChoice, username: str, *, have_speaker: bool,
     speaker: AudioSink | None = None
     if choice.speaker != NONE and have_speaker:
         speaker = SpeakerSink(choice.speaker_index)
-    return PreviewTap(video, frames), LevelTap(audio, levels), speaker
+    return MediaSet(PreviewTap(video, frames), PreviewTap(screen, frames),
+                    LevelTap(audio, levels), speaker)

@@ -11,7 +11,9 @@ What flows back to Tk besides replies:
 - a question when a server is seen for the first time (``ask_trust``), whose answer
   comes back through the loop;
 - decoded video frames and audio levels, into `Mailbox`es keyed by the member's
-  identity (`identity_key`), and the own preview and level under `SELF`.
+  identity (`identity_key`), and the own preview and level under `SELF`;
+- file transfer progress, which `pymeet.client.files` reports on this loop: the
+  controller's callbacks only put it into a `Mailbox` (newest value per transfer).
 """
 
 from __future__ import annotations
@@ -19,19 +21,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pymeet.client.errors import ClientError, ConnectionClosed
+from pymeet.client.files import Progress, download_file, upload_file
 from pymeet.client.known_servers import KnownServers
 from pymeet.client.media import MediaEngine, probe_devices
 from pymeet.client.media.devices import DeviceReport
-from pymeet.client.meeting_client import MeetingClient
+from pymeet.client.meeting_client import JoinResult, MeetingClient
 from pymeet.gui.bridge import Mailbox, UiQueue
-from pymeet.gui.media_setup import build_media
+from pymeet.gui.media_setup import SELF, build_media, probe_screen
 from pymeet.gui.presenters.devices import MediaChoice
 from pymeet.protocol.errors import RequestError
 from pymeet.protocol.validation import identity_key
@@ -78,6 +82,8 @@ class MediaState:
     cam: bool
     problems: dict[str, str] = field(default_factory=dict)
     snapshot: dict[str, Any] | None = None
+    screen: bool = False
+    """The video sent is the shared screen (``cam`` is then true as well)."""
 
 
 class NetSession:
@@ -105,6 +111,10 @@ class NetSession:
         """What media hardware this machine has (in a worker thread; never raises)."""
         self.report = await asyncio.to_thread(probe_devices, cameras=CAMERAS_PROBED)
         return self.report
+
+    async def probe_screen(self) -> str | None:
+        """Why the screen cannot be shared here, or None (in a worker thread)."""
+        return await asyncio.to_thread(probe_screen)
 
     # -- connecting and logging in -------------------------------------------------------
 
@@ -220,36 +230,23 @@ class NetSession:
         return await self._client().create_room(name, password or None)
 
     async def join(self, name: str, password: str | None, choice: MediaChoice) -> JoinState:
-        """Join ``name`` (leaving any other room) and start media for it.
-
-        Files and raised hands are read from the reply when `JoinResult` carries them;
-        otherwise a second ``room.join`` of the same room fetches them (the server
-        answers it again without any event, docs/PROTOCOL.md "Rooms").
-        """
+        """Join ``name`` (leaving any other room) and start media for it."""
         client = self._client()
         await self.stop_media()
         result = await client.join_room(name, password)
-        files = getattr(result, "files", None)
-        hands = getattr(result, "hands", None)
-        if files is None or hands is None:
-            fields: dict[str, Any] = {"room": result.name}
-            if password is not None:
-                fields["password"] = password
-            try:
-                extra = await client.request("room.join", **fields)
-            except (RequestError, ClientError) as exc:
-                logger.info("no files or hands for %s: %s", result.name, exc)
-                extra = {}
-            files = files if files is not None else extra.get("files")
-            hands = hands if hands is not None else extra.get("hands")
         await self.start_media(choice)
         # The client's member list is current as of now: events that overtook this
         # reply were posted before it and are included here (bridge.py ordering).
+        return self._join_state(client, result, password)
+
+    @staticmethod
+    def _join_state(client: MeetingClient, result: JoinResult,
+                    password: str | None) -> JoinState:
+        # An empty ``hands`` may come from a server that does not send it: then the
+        # members' own ``hand`` flags decide (RoomPresenter.enter).
         return JoinState(room=dict(result.room), members=list(client.members.values()),
-                         history=list(result.history),
-                         files=list(files) if isinstance(files, list) else [],
-                         hands=list(hands) if isinstance(hands, list) else None,
-                         password=password)
+                         history=list(result.history), files=list(result.files),
+                         hands=list(result.hands) or None, password=password)
 
     async def leave(self) -> None:
         """Stop media and leave the room."""
@@ -261,24 +258,13 @@ class NetSession:
 
     async def refresh_room(self, name: str, password: str | None,
                            choice: MediaChoice) -> JoinState:
-        """After a reconnect: the room's state again (the client already rejoined)."""
+        """After a reconnect: the room's state again (the client already rejoined, so
+        this ``room.join`` is answered again without events, docs/PROTOCOL.md "Rooms")."""
         client = self._client()
         result = await client.join_room(name, password)
-        extra: dict[str, Any] = {}
-        with contextlib.suppress(RequestError, ClientError):
-            fields: dict[str, Any] = {"room": result.name}
-            if password is not None:
-                fields["password"] = password
-            extra = await client.request("room.join", **fields)
         if self.engine is None:
             await self.start_media(choice)
-        files = extra.get("files")
-        hands = extra.get("hands")
-        return JoinState(room=dict(result.room), members=list(client.members.values()),
-                         history=list(result.history),
-                         files=list(files) if isinstance(files, list) else [],
-                         hands=list(hands) if isinstance(hands, list) else None,
-                         password=password)
+        return self._join_state(client, result, password)
 
     # -- chat ----------------------------------------------------------------------------
 
@@ -306,11 +292,45 @@ class NetSession:
         """Answer an invitation."""
         await self._client().answer(to, accept)
 
-    async def raise_hand(self, up: bool) -> list[str] | None:
-        """Raise or lower the hand; returns the raised hands in order, when sent."""
-        reply = await self._client().request("hand.raise", up=up)
-        hands = reply.get("hands")
-        return list(hands) if isinstance(hands, list) else None
+    async def raise_hand(self, up: bool) -> list[str]:
+        """Raise or lower the hand; returns the raised hands in raise order."""
+        return await self._client().raise_hand(up)
+
+    async def kick(self, username: str) -> None:
+        """Remove ``username`` from the room this user owns."""
+        await self._client().kick(username)
+
+    async def mute(self, username: str) -> None:
+        """Turn off the microphone of ``username`` in the room this user owns."""
+        await self._client().mute(username)
+
+    async def mute_all(self, usernames: list[str]) -> list[str]:
+        """One ``room.mute`` per name; returns those that could not be muted (gone
+        meanwhile, for instance)."""
+        failed = []
+        for username in usernames:
+            try:
+                await self._client().mute(username)
+            except RequestError as exc:
+                logger.info("could not mute %s: %s", username, exc)
+                failed.append(username)
+        return failed
+
+    # -- files ---------------------------------------------------------------------------
+
+    async def upload(self, path: str, *, room: str | None, to: str | None,
+                     progress: Progress | None = None) -> dict[str, Any]:
+        """Share the file at ``path`` with the room or one person; returns its FileInfo.
+        ``progress`` runs on this loop."""
+        return await upload_file(self._client(), path, room=room, to=to, progress=progress)
+
+    async def download(self, info: Mapping[str, Any], folder: str,
+                       progress: Progress | None = None) -> str:
+        """Fetch a shared file into ``folder``, checked against its SHA-256; returns the
+        path written. ``progress`` runs on this loop."""
+        target = await asyncio.to_thread(_free_name, Path(folder), str(info.get("name", "")))
+        path = await download_file(self._client(), dict(info), target, progress=progress)
+        return str(path)
 
     # -- media ---------------------------------------------------------------------------
 
@@ -320,10 +340,10 @@ class NetSession:
         if self.engine is not None:
             return
         have_speaker = bool(self.report and self.report.audio_outputs)
-        video, audio, speaker = build_media(choice, client.username or "",
-                                            have_speaker=have_speaker, frames=self.frames,
-                                            levels=self.levels)
-        engine = MediaEngine(client, video_source=video, audio_source=audio, speaker=speaker,
+        media = build_media(choice, client.username or "", have_speaker=have_speaker,
+                            frames=self.frames, levels=self.levels)
+        engine = MediaEngine(client, video_source=media.video, screen_source=media.screen,
+                             audio_source=media.audio, speaker=media.speaker,
                              on_frame=self._on_frame, on_audio_level=self._on_level,
                              video_preset=self.video_quality)
         await engine.start()
@@ -350,7 +370,7 @@ class NetSession:
         if engine is None:
             return MediaState(False, False)
         return MediaState(engine.mic, engine.cam, dict(engine.problems),
-                          engine.snapshot() if with_snapshot else None)
+                          engine.snapshot() if with_snapshot else None, engine.screen)
 
     async def set_mic(self, on: bool) -> MediaState:
         """Turn the microphone on or off."""
@@ -363,7 +383,16 @@ class NetSession:
         if self.engine is not None:
             await self.engine.set_cam(on)
             if not self.engine.cam:
-                self.frames.discard("")
+                self.frames.discard(SELF)
+        return self._media_state()
+
+    async def set_screen(self, on: bool) -> MediaState:
+        """Share the screen instead of the camera, or stop (back to the camera if it
+        was on); a screen that cannot be captured is reported in ``problems``."""
+        if self.engine is not None:
+            await self.engine.set_screen(on)
+            if not self.engine.cam:
+                self.frames.discard(SELF)
         return self._media_state()
 
     async def media_state(self) -> MediaState:
@@ -376,12 +405,30 @@ class NetSession:
         engine = self.engine
         if engine is None:
             return MediaState(False, False)
-        mic, cam = engine.mic, engine.cam
+        mic, cam, screen = engine.mic, engine.cam, engine.screen
         await self.stop_media()
         await self.start_media(choice)
         assert self.engine is not None
-        if cam:
+        if screen:
+            await self.engine.set_screen(True)
+        elif cam:
             await self.engine.set_cam(True)
         if mic:
             await self.engine.set_mic(True)
         return self._media_state()
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    """``folder/name``, or ``folder/stem (2).ext`` and so on when that is taken, so a
+    download never overwrites a file. A name without a usable part falls back to
+    ``download``."""
+    base = Path(name).name.strip() or "download"
+    if base in (".", ".."):
+        base = "download"
+    candidate = folder / base
+    stem, suffix = Path(base).stem, Path(base).suffix
+    number = 2
+    while candidate.exists():
+        candidate = folder / f"{stem} ({number}){suffix}"
+        number += 1
+    return candidate

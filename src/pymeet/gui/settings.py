@@ -40,6 +40,8 @@ class GuiSettings:
     speaker: int | None = None
     """PortAudio output device index; None: the default device."""
     video_quality: str = "medium"
+    download_dir: str = ""
+    """Where the last download was saved ("": ~/Downloads, or the home folder)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GuiSettings:

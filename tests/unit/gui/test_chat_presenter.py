@@ -117,3 +117,61 @@ def test_a_first_conversation_in_the_lobby_is_shown_at_once() -> None:
     assert p.active == key and p.tabs[key].unread == 0
     other = p.add_dm(dm(2, "carol", "alice", "hey"))
     assert p.active == key and other is not None and p.tabs[other].unread == 1
+
+
+def shared(fid: str, sender: str, ts: float, name: str = "notes.txt", size: int = 5) -> dict:
+    return {"id": fid, "name": name, "size": size, "sha256": "ab" * 32, "from": sender,
+            "ts": ts}
+
+
+def test_the_timeline_merges_messages_and_file_cards_by_time() -> None:
+    p = presenter()
+    # A live file and a live message overtake the join reply; the reply's history and
+    # files (each oldest first, as the server sends them) then fill in around them.
+    assert p.add_file({"file": shared("f3", "bob", NOW + 30), "room": "Lounge",
+                       "to": None}) is None
+    assert p.add_chat(chat(4, "carol", "after the file", NOW + 40)) is None
+    p.enter_room("Lounge",
+                 [chat(1, "bob", "first", NOW), chat(2, "alice", "third", NOW + 20),
+                  chat(4, "carol", "after the file", NOW + 40)],
+                 [shared("f1", "carol", NOW + 10, "a.pdf", 2048),
+                  shared("f3", "bob", NOW + 30)])
+    items = p.tabs[ROOM_TAB].items
+    assert [(i.kind, i.uid) for i in items] == [
+        ("message", "chat:1"), ("file", "file:f1"), ("message", "chat:2"),
+        ("file", "file:f3"), ("message", "chat:4")]
+    # A file shared live later goes to the end, a duplicate nowhere.
+    assert p.add_file({"file": shared("f5", "bob", NOW + 50), "room": "lounge",
+                       "to": None}) == ROOM_TAB
+    assert p.add_file({"file": shared("f5", "bob", NOW + 50), "room": "Lounge",
+                       "to": None}) is None
+    assert [i.uid for i in p.tabs[ROOM_TAB].items][-1] == "file:f5"
+
+
+def test_file_blocks_carry_a_card() -> None:
+    p = presenter()
+    p.enter_room("Lounge", [chat(1, "bob", "here it is", NOW)],
+                 [shared("f1", "bob", NOW + 10, "Biên bản.pdf", 3 * 1024 * 1024),
+                  shared("f2", "alice", NOW + 20, "mine.txt", 1)])
+    blocks = p.blocks(ROOM_TAB, NOW + 60)
+    assert [b.kind for b in blocks] == ["message", "file", "file"]
+    assert blocks[0].card is None
+    card = blocks[1].card
+    assert card is not None and blocks[1].header is None, "bob's message and file group"
+    assert (card.file_id, card.name, card.size, card.sender) == (
+        "f1", "Biên bản.pdf", "3.0 MB", "bob")
+    assert card.details == f"3.0 MB · bob · {blocks[1].time}"
+    assert card.summary == "shared a file: Biên bản.pdf (3.0 MB)"
+    assert card.info["sha256"] == "ab" * 32, "everything needed to download it"
+    mine = blocks[2].card
+    assert mine is not None and mine.mine and blocks[2].header == "You"
+    assert mine.details.startswith("1 byte · you · ")
+    assert p.file_info("f2") == shared("f2", "alice", NOW + 20, "mine.txt", 1)
+    assert p.file_info("missing") is None
+
+
+def test_own_files_sent_to_one_person_show_in_their_tab() -> None:
+    p = presenter()
+    key = p.add_file({"file": shared("d1", "alice", NOW), "room": None, "to": "Bob"})
+    assert key == dm_tab_key("bob") and p.tabs[key].peer == "Bob"
+    assert p.tabs[key].unread == 0, "one's own file is never unread"

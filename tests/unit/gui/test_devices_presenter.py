@@ -70,3 +70,25 @@ def test_choice_indices() -> None:
     choice = MediaChoice("camera:2", "device:5", "none")
     assert (choice.camera_index, choice.microphone_index, choice.speaker_index) == (2, 5, None)
     assert MediaChoice.synthetic().camera_index is None
+
+
+def test_screen_sharing_says_why_it_cannot_be_used() -> None:
+    d = DevicesPresenter(choice=MediaChoice("camera:0", "default", "default"))
+    assert not d.screen().available and "Checking" in d.screen().reason
+    assert d.screen().short == "", "no hint while still checking"
+    d.set_screen_probe("screen capture needs the mss package (pip install mss)")
+    assert d.screen() == Control(
+        False, "Screen sharing unavailable: screen capture needs the mss package "
+               "(pip install mss).", "Screen sharing is unavailable.")
+    d.set_screen_probe(None)
+    assert d.screen().available and "whole screen" in d.screen().reason
+    d.set_problems({"screen": "screen capture stopped: XGetImage failed"})
+    assert not d.screen().available and "XGetImage" in d.screen().reason
+    assert d.screen().short == "Screen sharing stopped working."
+
+
+def test_synthetic_media_shares_a_test_slide() -> None:
+    d = DevicesPresenter(choice=MediaChoice.synthetic())
+    assert d.screen().available and "test slide" in d.screen().reason
+    d.set_screen_probe("there is no display to share (DISPLAY is not set)")
+    assert d.screen().available, "the slide needs no display"

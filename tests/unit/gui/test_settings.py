@@ -35,3 +35,10 @@ def test_path_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("PYMEET_GUI_SETTINGS")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     assert settings_path() == tmp_path / "pymeet" / "gui.json"
+
+
+def test_the_download_folder_is_remembered(tmp_path: Path) -> None:
+    path = tmp_path / "gui.json"
+    assert GuiSettings().download_dir == ""
+    assert save_settings(GuiSettings(download_dir="/home/đức/Tải về"), path)
+    assert load_settings(path).download_dir == "/home/đức/Tải về"

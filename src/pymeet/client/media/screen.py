@@ -48,7 +48,8 @@ class ScreenSource:
             raise MediaUnavailable("screen", "there is no display to share "
                                    "(DISPLAY is not set)")
         try:
-            grabber = mss.mss()
+            # mss 10 names the class MSS; older releases only have the mss() factory.
+            grabber = mss.MSS() if hasattr(mss, "MSS") else mss.mss()
             monitors = grabber.monitors
         except Exception as exc:  # mss raises its own ScreenShotError and OSErrors
             raise MediaUnavailable("screen", f"the screen cannot be captured: {exc}") from None

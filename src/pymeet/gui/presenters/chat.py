@@ -1,10 +1,12 @@
 """The chat panel: a tab for the room and one per direct-message partner.
 
-Each tab holds its items (messages and shared files) in server order, without
-duplicates, whatever order replies and events arrive in; counts what arrived while
-it was not shown (the unread badge); and renders to blocks of text pieces that a view
-draws without thinking: a header with the sender and a short time whenever the
-sender changes or five minutes pass, then the text with its links marked.
+Each tab holds its items (messages and shared files) in one timeline ordered by
+time, without duplicates, whatever order replies and events arrive in: history,
+``files`` of the join or ``dm.history`` reply and live events interleave by ``ts``
+(PROTOCOL.md §3.4, "History"). It counts what arrived while it was not shown (the
+unread badge), and renders to blocks that a view draws without thinking: a header
+with the sender and a short time whenever the sender changes or five minutes pass,
+then the text with its links marked, or a `FileCard` for a shared file.
 
 Room messages are kept per room even before the ``room.join`` reply is handled, so a
 message that overtakes the reply is merged with the history, never lost.
@@ -19,7 +21,8 @@ from typing import Any, Literal
 from pymeet.gui.presenters.text import format_clock, format_size, split_links
 from pymeet.protocol.validation import identity_key
 
-__all__ = ["ROOM_TAB", "ChatBlock", "ChatItem", "ChatPresenter", "ChatTab", "dm_tab_key"]
+__all__ = ["ROOM_TAB", "ChatBlock", "ChatItem", "ChatPresenter", "ChatTab", "FileCard",
+           "dm_tab_key"]
 
 ROOM_TAB = "room"
 GROUP_GAP = 300.0  # seconds after which a sender's next message gets a new header
@@ -46,8 +49,36 @@ class ChatItem:
 
 
 @dataclass(frozen=True)
+class FileCard:
+    """A shared file as a card: its name, size, who shared it and when."""
+
+    file_id: str
+    name: str
+    size: str
+    """Human-readable (``2.0 KB``); "" when unknown."""
+    sender: str
+    mine: bool
+    time: str
+    info: Mapping[str, Any]
+    """The whole FileInfo, for downloading it."""
+
+    @property
+    def details(self) -> str:
+        """The card's second line: ``2.0 KB · bob · 14:05``."""
+        who = "you" if self.mine else self.sender
+        return " · ".join(part for part in (self.size, who, self.time) if part)
+
+    @property
+    def summary(self) -> str:
+        """The card as one line of text (copying, tests, accessibility)."""
+        size = f" ({self.size})" if self.size else ""
+        return f"shared a file: {self.name}{size}"
+
+
+@dataclass(frozen=True)
 class ChatBlock:
-    """What a view draws for one item: an optional header, then pieces of text.
+    """What a view draws for one item: an optional header, then pieces of text, or
+    a card for a shared file.
 
     ``pieces`` are ``(text, url)`` pairs (``url`` None for plain text).
     """
@@ -59,6 +90,7 @@ class ChatBlock:
     header: str | None
     time: str
     pieces: tuple[tuple[str, str | None], ...]
+    card: FileCard | None = None
 
 
 @dataclass
@@ -115,6 +147,14 @@ def _file_item(info: Mapping[str, Any]) -> ChatItem | None:
                     text=f"shared a file: {name}{size_text}",
                     ts=float(ts) if isinstance(ts, int | float) else 0.0, kind="file",
                     file=dict(info))
+
+
+def _card(item: ChatItem, mine: bool, clock: str) -> FileCard:
+    info = dict(item.file or {})
+    size = info.get("size")
+    return FileCard(file_id=str(info.get("id", "")), name=str(info.get("name", "file")),
+                    size=format_size(size) if isinstance(size, int) else "",
+                    sender=item.sender, mine=mine, time=clock, info=info)
 
 
 class ChatPresenter:
@@ -281,6 +321,14 @@ class ChatPresenter:
         self._count_unread(self.tabs[key], item)
         return key
 
+    def file_info(self, file_id: str) -> Mapping[str, Any] | None:
+        """The FileInfo of a file shown in any tab (None when it is not shown)."""
+        for tab in self.tabs.values():
+            for item in tab.items:
+                if item.kind == "file" and item.uid == f"file:{file_id}":
+                    return item.file
+        return None
+
     def notice(self, key: str, text: str, ts: float) -> None:
         """A line from the app itself (for example "bob left") in tab ``key``."""
         tab = self.tabs.get(key)
@@ -312,11 +360,13 @@ class ChatPresenter:
             header = None
             if new_group and item.kind != "notice":
                 header = "You" if mine else item.sender
+            clock = format_clock(item.ts, now) if item.ts else ""
             blocks.append(ChatBlock(
                 uid=item.uid, kind=item.kind, sender=item.sender, mine=mine, header=header,
-                time=format_clock(item.ts, now) if item.ts else "",
+                time=clock,
                 pieces=tuple(split_links(item.text)) if item.kind == "message"
-                else ((item.text, None),)))
+                else ((item.text, None),),
+                card=_card(item, mine, clock) if item.kind == "file" else None))
             previous = item
         return blocks
 

@@ -101,6 +101,9 @@ class DevicesPresenter:
     report: _Report | None = None
     problems: dict[str, str] = field(default_factory=dict)
     """What the media engine found broken while using a device (medium -> why)."""
+    screen_probed: bool = False
+    screen_problem: str | None = None
+    """Why this machine's screen cannot be captured (None when it can)."""
 
     def set_report(self, report: _Report) -> None:
         """The result of probing the machine."""
@@ -110,7 +113,27 @@ class DevicesPresenter:
         """The engine's ``problems`` (replaces the previous ones)."""
         self.problems = {str(k): str(v) for k, v in problems.items()}
 
+    def set_screen_probe(self, problem: str | None) -> None:
+        """The result of trying to capture the screen once (None: it works)."""
+        self.screen_probed = True
+        self.screen_problem = problem
+
     # -- the controls ----------------------------------------------------------------
+
+    def screen(self) -> Control:
+        """The Share-screen button. With the test pattern as camera (``--synthetic-media``)
+        a test slide is shared instead of the screen."""
+        if "screen" in self.problems:
+            return Control(False, f"Screen sharing unavailable: {_first(self.problems['screen'])}.",
+                           "Screen sharing stopped working.")
+        if self.choice.camera == SYNTHETIC:
+            return Control(True, "Shares a test slide instead of your screen.")
+        if not self.screen_probed:
+            return Control(False, "Checking whether the screen can be shared…")
+        if self.screen_problem:
+            return Control(False, f"Screen sharing unavailable: {_first(self.screen_problem)}.",
+                           "Screen sharing is unavailable.")
+        return Control(True, "Shares your whole screen with the room.")
 
     def camera(self) -> Control:
         """The camera button."""

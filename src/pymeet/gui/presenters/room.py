@@ -1,9 +1,14 @@
-"""The room: its members as video tiles, the participant list and the grid's shape.
+"""The room: its members as video tiles, the participant list and the tiles' layout.
 
-Fed by the ``room.join`` reply (members, with ``hand``; ``hands`` in raise order when
-the server sends them) and by the member events of PROTOCOL.md §3.2–§3.4. Audio
-levels come from the media engine; a speaker stays "speaking" for `SPEAKING_HOLD`
-seconds after the last loud report, so the indicator does not flicker between words.
+Fed by the ``room.join`` reply (members, with ``hand`` and ``screen``; ``hands`` in
+raise order) and by the member events of PROTOCOL.md §3.2–§3.4. Audio levels come
+from the media engine; a speaker stays "speaking" for `SPEAKING_HOLD` seconds after
+the last loud report, so the indicator does not flicker between words.
+
+Layouts: a grid of equal tiles (`grid_shape`), or, while someone else shares a screen,
+the spotlight (`spotlight_key`, `spotlight_layout`): the presenter's tile large above a
+strip of the others. Moderation (§3.4 ``room.kick``, ``room.mute``) is offered only to
+the room's owner (`Participant.can_remove`, `can_mute`).
 """
 
 from __future__ import annotations
@@ -16,11 +21,15 @@ from typing import Any
 from pymeet.gui.presenters.text import avatar_color, initials
 from pymeet.protocol.validation import identity_key
 
-__all__ = ["SPEAKING_HOLD", "Participant", "RoomPresenter", "Tile", "grid_shape"]
+__all__ = ["SCREEN_ASPECT", "SPEAKING_HOLD", "Participant", "Rect", "RoomPresenter", "Tile",
+           "grid_shape", "spotlight_key", "spotlight_layout"]
 
 SPEAKING_HOLD = 0.6
 TILE_ASPECT = 4 / 3
+SCREEN_ASPECT = 16 / 9  # the "screen" preset, 1280x720 (docs/PROTOCOL.md "Screen sharing")
 LAYOUT_SLACK = 0.08
+STRIP_SHARE = 0.24  # at most this part of the height goes to the strip under a spotlight
+MIN_STRIP_TILE_HEIGHT = 45.0
 
 
 def grid_shape(count: int, width: float, height: float,
@@ -45,6 +54,50 @@ def grid_shape(count: int, width: float, height: float,
 
 
 @dataclass(frozen=True)
+class Rect:
+    """A tile's place in the video area, in pixels."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+    def overlaps(self, other: Rect) -> bool:
+        """True when the two share any pixel."""
+        return (self.x < other.x + other.width and other.x < self.x + self.width
+                and self.y < other.y + other.height and other.y < self.y + self.height)
+
+
+def spotlight_layout(others: int, width: float, height: float,
+                     gap: float = 8.0) -> tuple[Rect, list[Rect]]:
+    """The presenter's tile, as large as fits at `SCREEN_ASPECT`, above a centred strip
+    of ``others`` tiles at `TILE_ASPECT` (at most `STRIP_SHARE` of the height and half
+    the screen's height), all inside ``width`` x ``height`` with ``gap`` between and
+    around them; the block is centred."""
+    width, height = max(width, 1.0), max(height, 1.0)
+    strip_h = strip_w = 0.0
+    if others > 0:
+        strip_h = min(height * STRIP_SHARE, (width - gap * (others + 1)) / others / TILE_ASPECT)
+        strip_h = max(strip_h, min(MIN_STRIP_TILE_HEIGHT, height * STRIP_SHARE))
+        strip_w = strip_h * TILE_ASPECT
+    below = strip_h + gap if others > 0 else 0.0
+    main_w = max(1.0, min(width - 2 * gap, (height - 2 * gap - below) * SCREEN_ASPECT))
+    main_h = main_w / SCREEN_ASPECT
+    if others > 0:  # in a tall, narrow area the strip must not rival the screen
+        strip_h = min(strip_h, main_h / 2)
+        strip_w = strip_h * TILE_ASPECT
+        below = strip_h + gap
+    top = (height - (main_h + below)) / 2
+    main = Rect(int((width - main_w) / 2), int(top), int(main_w), int(main_h))
+    row_w = others * strip_w + max(0, others - 1) * gap
+    left = (width - row_w) / 2
+    strip_y = int(top + main_h + gap)
+    strip = [Rect(int(left + index * (strip_w + gap)), strip_y, int(strip_w), int(strip_h))
+             for index in range(others)]
+    return main, strip
+
+
+@dataclass(frozen=True)
 class Tile:
     """One video tile."""
 
@@ -54,6 +107,8 @@ class Tile:
     cam: bool
     speaking: bool
     hand: bool
+    screen: bool = False
+    """The video is a shared screen (the member is presenting)."""
 
     @property
     def key(self) -> str:
@@ -75,6 +130,23 @@ class Tile:
         """The avatar's colour."""
         return avatar_color(self.username)
 
+    @property
+    def presenting_label(self) -> str:
+        """The mark on a tile that shows a shared screen ("" when none)."""
+        if not self.screen:
+            return ""
+        return "You are presenting" if self.is_self else "Presenting"
+
+
+def spotlight_key(tiles: Iterable[Tile]) -> str | None:
+    """Whose tile goes large: the first other member who shares a screen. One's own
+    shared screen stays in its own (small) tile: shown large, a real screen capture
+    would show itself again and again."""
+    for tile in tiles:
+        if tile.screen and not tile.is_self:
+            return tile.key
+    return None
+
 
 @dataclass(frozen=True)
 class Participant:
@@ -88,6 +160,9 @@ class Participant:
     hand: bool
     hand_order: int | None
     """1 for the first raised hand, and so on; None when the hand is down."""
+    screen: bool = False
+    moderator: bool = False
+    """True when the one looking at the list owns the room (and may mute or remove)."""
 
     @property
     def label(self) -> str:
@@ -97,9 +172,20 @@ class Participant:
 
     @property
     def status(self) -> str:
-        """Mic and camera in words."""
-        media = f"mic {'on' if self.mic else 'off'} · cam {'on' if self.cam else 'off'}"
+        """Mic and camera (or the shared screen) in words."""
+        video = "presenting" if self.screen else f"cam {'on' if self.cam else 'off'}"
+        media = f"mic {'on' if self.mic else 'off'} · {video}"
         return f"hand #{self.hand_order} · {media}" if self.hand_order else media
+
+    @property
+    def can_remove(self) -> bool:
+        """The owner may remove anyone but themself (§3.4 ``room.kick``)."""
+        return self.moderator and not self.is_self
+
+    @property
+    def can_mute(self) -> bool:
+        """The owner may mute anyone else whose microphone is on (§3.4 ``room.mute``)."""
+        return self.moderator and not self.is_self and self.mic
 
 
 class RoomPresenter:
@@ -155,6 +241,8 @@ class RoomPresenter:
         merged = {**previous, **member}
         merged["mic"] = bool(merged.get("mic"))
         merged["cam"] = bool(merged.get("cam"))
+        # A screen is sent instead of the camera, so it is shown only while cam is on.
+        merged["screen"] = bool(merged.get("screen")) and merged["cam"]
         self._members[key] = merged
         return key
 
@@ -206,10 +294,20 @@ class RoomPresenter:
         elif not up:
             self._hands = [k for k in self._hands if k != key]
 
-    def set_own_media(self, mic: bool, cam: bool) -> None:
-        """What the server confirmed for this session (a ``media.update`` reply)."""
+    def set_own_media(self, mic: bool, cam: bool, screen: bool = False) -> None:
+        """What this session sends now (announced with ``media.update``)."""
         if self.me is not None and self.room is not None:
-            self._put({"username": self.me, "mic": mic, "cam": cam})
+            self._put({"username": self.me, "mic": mic, "cam": cam, "screen": screen})
+
+    def set_muted(self, username: str) -> bool:
+        """This owner's ``room.mute`` of ``username`` succeeded: the server turned that
+        microphone off, and tells everyone but the owner (§3.4), so the owner's list is
+        updated here. False when ``username`` is not in the room."""
+        member = self._members.get(identity_key(username))
+        if member is None:
+            return False
+        member["mic"] = False
+        return True
 
     def set_own_hand(self, up: bool, hands: Iterable[str] | None = None) -> None:
         """The reply to ``hand.raise``; ``hands`` is the server's raise order if sent."""
@@ -250,6 +348,12 @@ class RoomPresenter:
         return bool(me and me.get("cam"))
 
     @property
+    def own_screen(self) -> bool:
+        """True while this session shares its screen."""
+        me = self._members.get(identity_key(self.me)) if self.me else None
+        return bool(me and me.get("screen"))
+
+    @property
     def own_hand(self) -> bool:
         """True while this user's hand is up."""
         return self.me is not None and identity_key(self.me) in self._hands
@@ -279,22 +383,34 @@ class RoomPresenter:
         return [Tile(username=str(m["username"]), is_self=key == me, mic=bool(m.get("mic")),
                      cam=bool(m.get("cam")),
                      speaking=self._speaking_until.get(key, -1.0) > now,
-                     hand=key in self._hands)
+                     hand=key in self._hands, screen=bool(m.get("screen")))
                 for key in order for m in (self._members[key],)]
 
     def participants(self) -> list[Participant]:
         """The participant list: raised hands first (in raise order), then by name."""
         me = identity_key(self.me) if self.me else None
         owner = identity_key(self.owner) if self.owner else None
+        moderator = self.is_owner
         rows = []
         for key, member in self._members.items():
             order = self._hands.index(key) + 1 if key in self._hands else None
             rows.append(Participant(
                 username=str(member["username"]), is_self=key == me, is_owner=key == owner,
                 mic=bool(member.get("mic")), cam=bool(member.get("cam")),
-                hand=order is not None, hand_order=order))
+                hand=order is not None, hand_order=order, screen=bool(member.get("screen")),
+                moderator=moderator))
         return sorted(rows, key=lambda p: (p.hand_order is None, p.hand_order or 0,
                                            not p.is_self, identity_key(p.username)))
+
+    def participant(self, username: str) -> Participant | None:
+        """The list's line for ``username``, if in the room."""
+        key = identity_key(username)
+        return next((p for p in self.participants() if identity_key(p.username) == key), None)
+
+    def mute_all_targets(self) -> list[str]:
+        """Whom "Mute all" mutes: everyone else with the microphone on (owner only;
+        docs/PROTOCOL.md: one ``room.mute`` per member)."""
+        return [p.username for p in self.participants() if p.can_mute]
 
     @property
     def title(self) -> str:

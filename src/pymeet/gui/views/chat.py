@@ -1,4 +1,5 @@
-"""The chat panel: tabs with unread badges, the conversation, and the message box."""
+"""The chat panel: tabs with unread badges, the conversation (messages and file cards),
+the message box with its Send-file button, and the progress of files being sent."""
 
 from __future__ import annotations
 
@@ -8,15 +9,112 @@ import tkinter as tk
 import webbrowser
 from collections.abc import Callable
 from tkinter import ttk
+from typing import Any
 
-from pymeet.gui.presenters.chat import ChatPresenter
+from pymeet.gui.presenters.chat import ChatPresenter, FileCard
+from pymeet.gui.presenters.transfers import Transfer, TransfersPresenter
 from pymeet.gui.views.icons import Icons
 from pymeet.gui.views.theme import PAD, Theme
-from pymeet.gui.views.widgets import bind_activate
+from pymeet.gui.views.widgets import Tooltip, bind_activate
 
-__all__ = ["NOT_CONNECTED", "ChatView"]
+__all__ = ["NOT_CONNECTED", "ChatView", "FileCardView"]
 
 NOT_CONNECTED = "Not connected: reconnecting…"
+CARD_MARGIN = PAD * 2 + 6  # the text's padding on both sides, and a little air
+
+
+class FileCardView:
+    """A shared file in the conversation: icon, name, size · sender · time, Download,
+    then a progress bar while downloading and a verified or error line after."""
+
+    PADX = PAD * 3 // 4
+
+    def __init__(self, master: tk.Text, theme: Theme, icons: Icons, card: FileCard,
+                 on_download: Callable[[str], None]) -> None:
+        self.card = card
+        self.theme = theme
+        self.icons = icons
+        p = theme.palette
+        self.frame = tk.Frame(master, background=p.file_card, highlightthickness=1,
+                              highlightbackground=p.border, padx=self.PADX, pady=PAD // 2,
+                              cursor="arrow")
+        self.frame.columnconfigure(1, weight=1)
+        self.icon = tk.Label(self.frame, image=icons.get("file", p.accent, 28),
+                             background=p.file_card)
+        self.icon.grid(row=0, column=0, rowspan=2, sticky="nw", padx=(0, self.PADX))
+        self.name = tk.Label(self.frame, text=card.name, font=theme.strong, anchor="w",
+                             justify="left", background=p.file_card, foreground=p.fg)
+        self.name.grid(row=0, column=1, sticky="ew")
+        self.details = tk.Label(self.frame, text=card.details, font=theme.small, anchor="w",
+                                background=p.file_card, foreground=p.muted)
+        self.details.grid(row=1, column=1, sticky="ew")
+        self.download_button = ttk.Button(
+            self.frame, text="Download", compound="left",
+            image=icons.get("download", p.fg, 16),
+            command=lambda: on_download(card.file_id))
+        self.download_button.grid(row=0, column=2, rowspan=2, sticky="e", padx=(PAD // 2, 0))
+        bind_activate(self.download_button)
+        Tooltip(self.download_button, "Save a copy in a folder you choose. It is checked "
+                                      "against the SHA-256 the server recorded.")
+        self.progress = ttk.Progressbar(self.frame, mode="determinate", maximum=100)
+        self.status_icon = tk.Label(self.frame, background=p.file_card)
+        self.status = tk.Label(self.frame, text="", font=theme.small, anchor="nw",
+                               justify="left", background=p.file_card, foreground=p.muted)
+        self.transfer: Transfer | None = None
+        for widget in (self.frame, self.icon, self.name, self.details, self.status,
+                       self.status_icon):
+            _forward_wheel(widget, master)
+
+    def set_width(self, width: int) -> None:
+        """Fit the card into ``width`` pixels: the name and the status lines wrap."""
+        border = 2 * (self.PADX + 1)
+        beside = (self.icon.winfo_reqwidth() + self.PADX
+                  + self.download_button.winfo_reqwidth() + PAD // 2)
+        name_width = max(60, width - border - beside)
+        self.frame.columnconfigure(1, minsize=name_width)
+        self.name.configure(wraplength=name_width)
+        self.status.configure(wraplength=max(80, width - border - self.icon.winfo_reqwidth()
+                                             - self.PADX))
+
+    def render(self, transfer: Transfer | None) -> None:
+        """Show the download's state (None: not downloaded in this session)."""
+        self.transfer = transfer
+        p = self.theme.palette
+        running = transfer is not None and transfer.status == "running"
+        self.download_button.state(["disabled"] if running else ["!disabled"])
+        if running:
+            assert transfer is not None
+            self.progress.configure(value=transfer.percent)
+            self.progress.grid(row=2, column=0, columnspan=3, sticky="ew", pady=(PAD // 2, 0))
+        else:
+            self.progress.grid_forget()
+        if transfer is None or transfer.status == "idle":
+            self.status.grid_forget()
+            self.status_icon.grid_forget()
+            return
+        if transfer.status == "done":
+            color, icon = p.ok_fg, self.icons.get("check", p.ok_fg, 16)
+        elif transfer.status == "failed":
+            color, icon = p.error, self.icons.get("warning", p.error, 16)
+        else:
+            color, icon = p.muted, self.icons.get("blank", p.muted, 16)
+        self.status_icon.configure(image=icon)
+        self.status.configure(text=transfer.text, foreground=color)
+        self.status_icon.grid(row=3, column=0, sticky="ne", padx=(0, self.PADX), pady=(4, 0))
+        self.status.grid(row=3, column=1, columnspan=2, sticky="ew", pady=(4, 0))
+
+    @property
+    def status_text(self) -> str:
+        """The line under the card ("" when none)."""
+        return str(self.status.cget("text")) if self.status.winfo_manager() else ""
+
+
+def _forward_wheel(widget: tk.Misc, text: tk.Text) -> None:
+    """Scrolling over a card scrolls the conversation it sits in."""
+    widget.bind("<Button-4>", lambda _e: text.yview_scroll(-2, "units"), add="+")
+    widget.bind("<Button-5>", lambda _e: text.yview_scroll(2, "units"), add="+")
+    widget.bind("<MouseWheel>", lambda e: text.yview_scroll(
+        -1 if e.delta > 0 else 1, "units"), add="+")
 
 
 class _TabChip:
@@ -64,15 +162,20 @@ class ChatView(ttk.Frame):
     """Draws a `ChatPresenter`; reports tab changes, closes and messages to send."""
 
     def __init__(self, master: tk.Misc, theme: Theme, icons: Icons,
-                 presenter: ChatPresenter, *, on_select: Callable[[str], None],
-                 on_close: Callable[[str], None], on_send: Callable[[str], None]) -> None:
+                 presenter: ChatPresenter, transfers: TransfersPresenter, *,
+                 on_select: Callable[[str], None], on_close: Callable[[str], None],
+                 on_send: Callable[[str], None], on_send_file: Callable[[], None],
+                 on_download: Callable[[str], None]) -> None:
         super().__init__(master)
         self.theme = theme
         self.icons = icons
         self.presenter = presenter
+        self.transfers = transfers
         self._on_select = on_select
         self._on_close = on_close
         self._on_send = on_send
+        self._on_download = on_download
+        self.cards: dict[str, FileCardView] = {}
         self.columnconfigure(0, weight=1)
         self.rowconfigure(2, weight=1)
 
@@ -98,24 +201,39 @@ class ChatView(ttk.Frame):
         self.text.tag_bind("link", "<Button-1>", self._open_link)
         self.text.tag_bind("link", "<Enter>", lambda _e: self.text.configure(cursor="hand2"))
         self.text.tag_bind("link", "<Leave>", lambda _e: self.text.configure(cursor="arrow"))
+        self.text.bind("<Configure>", lambda e: self._fit_cards(e.width), add="+")
         self._links: dict[str, str] = {}
 
         entry_row = ttk.Frame(self)
         entry_row.grid(row=3, column=0, sticky="ew", pady=(PAD // 2, 0))
-        entry_row.columnconfigure(0, weight=1)
+        entry_row.columnconfigure(1, weight=1)
+        self.file_button = ttk.Button(entry_row, image=icons.get("attach", theme.palette.fg),
+                                      command=on_send_file, width=0)
+        self.file_button.grid(row=0, column=0, padx=(0, PAD // 2))
+        bind_activate(self.file_button)
+        self.file_tip = Tooltip(self.file_button, "Send a file to this conversation.")
         self.entry_var = tk.StringVar(self)
         self.entry = ttk.Entry(entry_row, textvariable=self.entry_var)
-        self.entry.grid(row=0, column=0, sticky="ew")
+        self.entry.grid(row=0, column=1, sticky="ew")
         self.entry.bind("<Return>", lambda _e: self.submit())
         self.entry.bind("<KP_Enter>", lambda _e: self.submit())
         self.send_button = ttk.Button(entry_row, text="Send", style="Accent.TButton",
                                       command=self.submit)
-        self.send_button.grid(row=0, column=1, padx=(PAD // 2, 0))
+        self.send_button.grid(row=0, column=2, padx=(PAD // 2, 0))
         bind_activate(self.send_button)
+
+        self.upload_row = ttk.Frame(self)
+        self.upload_row.columnconfigure(0, weight=1)
+        self.upload_var = tk.StringVar(self)
+        ttk.Label(self.upload_row, textvariable=self.upload_var, style="Small.TLabel").grid(
+            row=0, column=0, sticky="w")
+        self.upload_progress = ttk.Progressbar(self.upload_row, mode="determinate",
+                                               maximum=100)
+        self.upload_progress.grid(row=1, column=0, sticky="ew", pady=(2, 0))
         self.error_var = tk.StringVar(self)
         self.error = ttk.Label(self, textvariable=self.error_var, style="Error.TLabel",
                                wraplength=320)
-        self.error.grid(row=4, column=0, sticky="w")
+        self.error.grid(row=5, column=0, sticky="w")
 
         self.connected = True
         self._shown_key: str | None = None
@@ -144,6 +262,7 @@ class ChatView(ttk.Frame):
 
     def _restyle(self) -> None:
         self._styles()
+        self.file_button.configure(image=self.icons.get("attach", self.theme.palette.fg))
         self._tab_state = []
         self.refresh(force=True)
 
@@ -208,8 +327,44 @@ class ChatView(ttk.Frame):
         self.tab_var.set(p.active or "")
         self._render_text(force)
         usable = p.active is not None and self.connected
-        self.entry.state(["!disabled"] if usable else ["disabled"])
-        self.send_button.state(["!disabled"] if usable else ["disabled"])
+        for widget in (self.entry, self.send_button, self.file_button):
+            widget.state(["!disabled"] if usable else ["disabled"])
+        tab = p.tabs.get(p.active or "")
+        self.file_tip.set("" if tab is None else
+                          f"Send a file to {tab.peer}." if tab.peer is not None
+                          else f"Send a file to everyone in {tab.title}.")
+
+    # -- files ----------------------------------------------------------------------
+
+    def render_transfers(self) -> None:
+        """Show the state of every download (on its card) and of the files being sent."""
+        for file_id, card in self.cards.items():
+            transfer = self.transfers.get(file_id)
+            if transfer != card.transfer:
+                card.render(transfer)
+        uploads = self.transfers.uploads_running()
+        if uploads:
+            _, latest = uploads[-1]
+            more = f" (and {len(uploads) - 1} more)" if len(uploads) > 1 else ""
+            self.upload_var.set(latest.text + more)
+            self.upload_progress.configure(value=latest.percent)
+            if not self.upload_row.winfo_manager():
+                self.upload_row.grid(row=4, column=0, sticky="ew", pady=(PAD // 2, 0))
+        elif self.upload_row.winfo_manager():
+            self.upload_row.grid_forget()
+
+    def card(self, file_id: str) -> FileCardView | None:
+        """The card of a file shown in the conversation."""
+        return self.cards.get(file_id)
+
+    def _fit_cards(self, width: int) -> None:
+        for card in self.cards.values():
+            card.set_width(width - CARD_MARGIN)
+
+    def _drop_cards(self) -> None:
+        for card in self.cards.values():
+            card.frame.destroy()
+        self.cards = {}
 
     def _render_tabs(self, tabs: list[tuple[str, str, int]]) -> None:
         keys = [key for key, _, _ in tabs]
@@ -243,6 +398,7 @@ class ChatView(ttk.Frame):
             new_blocks = blocks[len(self._shown_uids):]
         else:
             text.delete("1.0", "end")
+            self._drop_cards()
             self._links = {}
             new_blocks = blocks
             at_end = True
@@ -260,6 +416,9 @@ class ChatView(ttk.Frame):
                 tags = ("header", "mine") if block.mine else ("header",)
                 text.insert("end", block.header, tags)
                 text.insert("end", f"  {block.time}", ("time",))
+            if block.card is not None:
+                self._insert_card(block.card)
+                continue
             for index, (piece, url) in enumerate(block.pieces):
                 prefix = "\n" if index == 0 else ""
                 if block.kind == "file":
@@ -278,6 +437,33 @@ class ChatView(ttk.Frame):
         self._shown_key = key
         self._shown_uids = uids
 
+    def _insert_card(self, card: FileCard) -> None:
+        text = self.text
+        if text.index("end-1c") != "1.0":
+            text.insert("end", "\n")
+        view = FileCardView(text, self.theme, self.icons, card, self._on_download)
+        view.set_width(text.winfo_width() - CARD_MARGIN)
+        view.render(self.transfers.get(card.file_id))
+        text.window_create("end", window=view.frame, pady=3)
+        self.cards[card.file_id] = view
+
     def conversation_text(self) -> str:
-        """Everything shown in the conversation, as plain text (tests, accessibility)."""
-        return self.text.get("1.0", "end-1c")
+        """Everything shown in the conversation, as plain text, a file card as its
+        summary line (tests, accessibility)."""
+        summaries = {str(card.frame): card.card.summary for card in self.cards.values()}
+        parts: list[str] = []
+        for kind, value, _index in self.text.dump("1.0", "end-1c", text=True, window=True):
+            if kind == "text":
+                parts.append(str(value))
+            elif kind == "window":
+                parts.append(summaries.get(str(value), ""))
+        return "".join(parts)
+
+    def card_text(self, file_id: str) -> dict[str, Any]:
+        """What the card of ``file_id`` shows (tests, accessibility)."""
+        card = self.cards[file_id]
+        return {"name": str(card.name.cget("text")), "details": str(card.details.cget("text")),
+                "status": card.status_text,
+                "progress": card.progress.winfo_manager() != "",
+                "button": str(card.download_button.cget("text")),
+                "enabled": card.download_button.instate(["!disabled"])}

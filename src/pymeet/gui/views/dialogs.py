@@ -1,5 +1,5 @@
 """The app's dialogs: trusting a server, a changed server identity, room passwords,
-creating a room, invitations, choosing devices, and plain notices."""
+creating a room, invitations, choosing devices, confirmations and plain notices."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pymeet.gui.views.theme import PAD, Theme
 from pymeet.gui.views.widgets import Dialog
 
 __all__ = [
+    "ConfirmDialog",
     "CreateRoomDialog",
     "DevicesDialog",
     "IncomingInviteDialog",
@@ -108,6 +109,26 @@ class NoticeDialog(Dialog):
         _paragraph(self.body, text)
         self.ok_button = self.add_button("OK", self.cancel, default=True)
         self.show()
+
+
+class ConfirmDialog(Dialog):
+    """A question with Cancel and a default button that does what it says."""
+
+    def __init__(self, parent: tk.Misc, theme: Theme, title: str, text: str, action: str,
+                 on_confirm: Callable[[], None]) -> None:
+        super().__init__(parent, theme, title)
+        self.text = text
+        _paragraph(self.body, text)
+        self.cancel_button = self.add_button("Cancel", self.cancel)
+        self.confirm_button = self.add_button(action, self._confirm, default=True)
+        self._on_confirm = on_confirm
+        self.show()
+
+    def _confirm(self) -> None:
+        if not self.closed:
+            confirm = self._on_confirm
+            self.close()
+            confirm()
 
 
 class PasswordDialog(Dialog):

@@ -110,6 +110,63 @@ def _dot(d: ImageDraw.ImageDraw, s: int, c: str) -> None:
     d.ellipse((s * 0.2, s * 0.2, s * 0.8, s * 0.8), fill=c)
 
 
+def _screen(d: ImageDraw.ImageDraw, s: int, c: str) -> None:
+    w = max(2, s // 10)
+    d.rounded_rectangle((s * 0.08, s * 0.16, s * 0.92, s * 0.7), radius=s * 0.06, outline=c,
+                        width=w)
+    d.line((s * 0.5, s * 0.7, s * 0.5, s * 0.84), fill=c, width=w)
+    d.line((s * 0.3, s * 0.86, s * 0.7, s * 0.86), fill=c, width=w)
+
+
+def _file(d: ImageDraw.ImageDraw, s: int, c: str) -> None:
+    w = max(2, s // 12)
+    d.polygon([(s * 0.2, s * 0.06), (s * 0.58, s * 0.06), (s * 0.82, s * 0.3),
+               (s * 0.82, s * 0.94), (s * 0.2, s * 0.94)], outline=c, width=w)
+    d.line((s * 0.58, s * 0.06, s * 0.58, s * 0.3, s * 0.82, s * 0.3), fill=c, width=w)
+    for y in (0.5, 0.64, 0.78):
+        d.line((s * 0.32, s * y, s * 0.7, s * y), fill=c, width=max(1, w * 3 // 4))
+
+
+def _download(d: ImageDraw.ImageDraw, s: int, c: str) -> None:
+    w = max(2, s // 9)
+    d.line((s * 0.5, s * 0.08, s * 0.5, s * 0.62), fill=c, width=w)
+    d.polygon([(s * 0.26, s * 0.44), (s * 0.74, s * 0.44), (s * 0.5, s * 0.72)], fill=c)
+    d.line((s * 0.14, s * 0.66, s * 0.14, s * 0.88, s * 0.86, s * 0.88, s * 0.86, s * 0.66),
+           fill=c, width=w, joint="curve")
+
+
+def _attach(d: ImageDraw.ImageDraw, s: int, c: str) -> None:
+    # A paperclip: three straight runs joined by half circles.
+    w = max(2, s // 11)
+    d.arc((s * 0.26, s * 0.5, s * 0.74, s * 0.94), 0, 180, fill=c, width=w)
+    d.line((s * 0.26 + w / 2, s * 0.72, s * 0.26 + w / 2, s * 0.26), fill=c, width=w)
+    d.arc((s * 0.26, s * 0.06, s * 0.62, s * 0.42), 180, 360, fill=c, width=w)
+    d.line((s * 0.62 - w / 2, s * 0.24, s * 0.62 - w / 2, s * 0.7), fill=c, width=w)
+    d.line((s * 0.74 - w / 2, s * 0.72, s * 0.74 - w / 2, s * 0.4), fill=c, width=w)
+    d.arc((s * 0.38, s * 0.56, s * 0.62, s * 0.82), 0, 180, fill=c, width=w)
+    d.line((s * 0.38 + w / 2, s * 0.69, s * 0.38 + w / 2, s * 0.34), fill=c, width=w)
+
+
+def _check(d: ImageDraw.ImageDraw, s: int, c: str) -> None:
+    w = max(2, s // 7)
+    d.line((s * 0.14, s * 0.52, s * 0.4, s * 0.78, s * 0.88, s * 0.24), fill=c, width=w,
+           joint="curve")
+
+
+def _warning(d: ImageDraw.ImageDraw, s: int, c: str) -> None:
+    d.ellipse((s * 0.08, s * 0.08, s * 0.92, s * 0.92), fill=c)
+    d.rounded_rectangle((s * 0.44, s * 0.22, s * 0.56, s * 0.6), radius=s * 0.05,
+                        fill=(0, 0, 0, 0))
+    d.ellipse((s * 0.43, s * 0.66, s * 0.57, s * 0.8), fill=(0, 0, 0, 0))
+
+
+def _person_remove(d: ImageDraw.ImageDraw, s: int, c: str) -> None:
+    d.ellipse((s * 0.16, s * 0.12, s * 0.5, s * 0.46), fill=c)
+    d.pieslice((s * 0.0, s * 0.54, s * 0.66, s * 1.2), 180, 360, fill=c)
+    w = max(2, s // 8)
+    d.line((s * 0.64, s * 0.4, s * 0.96, s * 0.4), fill=c, width=w)
+
+
 def _blank(d: ImageDraw.ImageDraw, s: int, c: str) -> None:
     pass
 
@@ -118,7 +175,9 @@ DRAWERS: dict[str, Drawer] = {
     "blank": _blank,
     "mic": _mic, "mic_off": _mic_off, "cam": _cam, "cam_off": _cam_off, "lock": _lock,
     "hand": _hand, "person": _person, "chat": _chat, "gear": _gear, "leave": _leave,
-    "send": _send, "plus": _plus, "dot": _dot,
+    "send": _send, "plus": _plus, "dot": _dot, "screen": _screen, "file": _file,
+    "download": _download, "attach": _attach, "check": _check, "warning": _warning,
+    "person_remove": _person_remove,
 }
 ICON_NAMES = tuple(DRAWERS)
 

@@ -49,6 +49,8 @@ class Palette:
     link: str
     chat_bg: str
     mine: str
+    file_card: str
+    presenting: str
 
 
 LIGHT = Palette(
@@ -57,6 +59,7 @@ LIGHT = Palette(
     error_bg="#fde7e9", ok_bg="#dff6dd", ok_fg="#0e5a0e", info_bg="#e5f1fb",
     badge_bg="#c42b1c", badge_fg="#ffffff", video_bg="#202124", tile_bg="#2d2e31",
     speaking="#34c759", link="#0b57d0", chat_bg="#ffffff", mine="#005fb8",
+    file_card="#f1f5fb", presenting="#1f6feb",
 )
 DARK = Palette(
     bg="#1c1c1c", fg="#f0f0f0", muted="#a8a8a8", card="#1c1c1c", border="#3d3d3d",
@@ -64,6 +67,7 @@ DARK = Palette(
     error_bg="#442726", ok_bg="#393d1b", ok_fg="#6ccb5f", info_bg="#1f3347",
     badge_bg="#e81123", badge_fg="#ffffff", video_bg="#111214", tile_bg="#26272b",
     speaking="#4cd964", link="#8ab4f8", chat_bg="#232323", mine="#57c8ff",
+    file_card="#2c3036", presenting="#1f6feb",
 )
 
 

@@ -2,8 +2,12 @@
 
 A tile is a Canvas: the newest frame (scaled to fit, on the Tk thread), or an avatar
 with initials while the camera is off; a name strip with mic and camera marks; a
-raised-hand mark; and a green frame while the member speaks. Frames arrive through
-the controller at most once per tile per tick (the newest one).
+raised-hand mark; a "Presenting" mark on a shared screen; and a green frame while the
+member speaks. Frames arrive through the controller at most once per tile per tick
+(the newest one).
+
+While someone else shares a screen, the grid becomes a spotlight: their tile large,
+the others in a strip below (`spotlight_layout`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,13 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageTk
 
-from pymeet.gui.presenters.room import TILE_ASPECT, Tile, grid_shape
+from pymeet.gui.presenters.room import (
+    TILE_ASPECT,
+    Tile,
+    grid_shape,
+    spotlight_key,
+    spotlight_layout,
+)
 from pymeet.gui.views.icons import Icons
 from pymeet.gui.views.theme import Theme
 
@@ -154,12 +164,32 @@ class VideoTile:
         if tile.hand:
             hand = self.icons.get("hand", "#ffd54f", 22)
             canvas.create_oval(8, 8, 42, 42, fill="#18191b", outline="", tags="overlay")
-            canvas.create_image(25, 25, image=hand, tags="overlay")
+            canvas.create_image(25, 25, image=hand, tags=("overlay", "hand"))
+        if tile.screen:
+            # Bottom right, level with the name strip: the top of a shared screen (its
+            # title bar, menus) stays visible.
+            label = tile.presenting_label
+            screen = self.icons.get("screen", "#ffffff", icon_size)
+            pill_w = 8 + icon_size + 6 + font.measure(label) + 10
+            right = width - 8
+            left = max(x1 + 8, right - pill_w)
+            canvas.create_rectangle(left, y1 - strip_h, right, y1, fill=p.presenting,
+                                    outline="", tags=("overlay", "presenting"))
+            canvas.create_image(left + 8, y1 - strip_h // 2, image=screen, anchor="w",
+                                tags="overlay")
+            canvas.create_text(left + 8 + icon_size + 6, y1 - strip_h // 2, text=label,
+                               anchor="w", fill="#ffffff", font=font,
+                               tags=("overlay", "presenting"))
         if tile.speaking:
             canvas.create_rectangle(BORDER // 2 + 1, BORDER // 2 + 1,
                                     width - BORDER // 2 - 1, height - BORDER // 2 - 1,
                                     outline=p.speaking, width=BORDER, tags="overlay")
         canvas.tag_raise("overlay")
+
+    def marks(self) -> set[str]:
+        """The marks drawn on the tile now: ``hand``, ``presenting`` (tests)."""
+        return {tag for item in self.canvas.find_withtag("overlay")
+                for tag in self.canvas.gettags(item) if tag in ("hand", "presenting")}
 
     def video_bbox(self) -> tuple[int, int, int, int] | None:
         """Where the video frame is on the screen (left, top, right, bottom), if shown."""
@@ -186,6 +216,7 @@ class VideoGrid(ttk.Frame):
         self.tiles: dict[str, VideoTile] = {}
         self._order: list[str] = []
         self._shape: tuple[int, int] = (0, 0)
+        self._spotlight: str | None = None
         self.bind("<Configure>", lambda _e: self._layout())
         theme.on_change(self._restyle)
 
@@ -204,8 +235,10 @@ class VideoGrid(ttk.Frame):
                 self.tiles[tile.key] = VideoTile(self, self.theme, self.icons, tile)
             else:
                 existing.update(tile)
-        if keys != self._order:
+        spotlight = spotlight_key(tiles)
+        if keys != self._order or spotlight != self._spotlight:
             self._order = keys
+            self._spotlight = spotlight
             self._layout()
 
     def show_frame(self, key: str, frame: np.ndarray[Any, Any]) -> bool:
@@ -218,9 +251,17 @@ class VideoGrid(ttk.Frame):
 
     def _layout(self) -> None:
         """Place the tiles: as large as fits at `TILE_ASPECT`, the block centred, and a
-        last row with fewer tiles centred too (as meeting apps do)."""
+        last row with fewer tiles centred too (as meeting apps do); or the spotlight."""
         width = max(1, self.winfo_width())
         height = max(1, self.winfo_height())
+        if self._spotlight is not None and self._spotlight in self.tiles:
+            others = [key for key in self._order if key != self._spotlight]
+            main, strip = spotlight_layout(len(others), width, height, GAP)
+            self._shape = (len(others), 1)
+            for key, rect in ((self._spotlight, main), *zip(others, strip, strict=True)):
+                self.tiles[key].canvas.place(x=rect.x, y=rect.y, width=rect.width,
+                                             height=rect.height)
+            return
         count = len(self._order)
         columns, rows = grid_shape(count, width - GAP, height - GAP)
         self._shape = (columns, rows)
@@ -242,6 +283,11 @@ class VideoGrid(ttk.Frame):
 
     @property
     def shape(self) -> tuple[int, int]:
-        """(columns, rows) of the current layout."""
+        """(columns, rows) of the current layout (of the strip, in the spotlight)."""
         return self._shape
+
+    @property
+    def spotlight(self) -> str | None:
+        """The key of the tile shown large (a shared screen), if any."""
+        return self._spotlight if self._spotlight in self.tiles else None
 
