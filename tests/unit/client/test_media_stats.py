@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 
 from pymeet.client.media.stats import (
     InterarrivalJitter,
+    MediaLoss,
     MediaStats,
     RateMeter,
     SendStats,
-    SeqLoss,
     StreamStats,
 )
 
@@ -33,53 +33,59 @@ def test_rate_meter_is_not_diluted_at_the_start() -> None:
     assert meter.rate(101.0) == pytest.approx(10_000, rel=0.1)
 
 
-def test_seq_loss_counts_gaps() -> None:
-    loss = SeqLoss()
-    for seq in range(100):
-        if seq % 10 != 3:
-            loss.add(seq, seq * 0.01)
+def test_audio_loss_counts_missing_frames_but_not_pings_or_pauses() -> None:
+    loss = MediaLoss()
+    for frame in range(100):
+        if frame % 10 != 3:  # every tenth frame lost
+            loss.add_audio(frame * 320, frame * 0.02)
+    # A sender's pings consume seq numbers, never timestamps: nothing to see here.
     assert loss.expected == 100 and loss.received == 90 and loss.lost == 10
     assert loss.loss_percent == pytest.approx(10.0)
+    loss.add_audio((100 + 500) * 320, 3.0)  # 10 s of muted microphone: a pause, not loss
+    assert loss.lost == 10
 
 
-def test_seq_loss_handles_reordering_and_wraparound() -> None:
-    loss = SeqLoss()
-    seqs = [2**32 - 3, 2**32 - 1, 2**32 - 2, 0, 2, 1, 3]  # wraps, with swaps
-    for seq in seqs:
-        loss.add(seq, 0.0)
-    assert loss.expected == 7 and loss.lost == 0
-    loss.add(5, 0.0)  # 4 missing
-    assert loss.lost == 1
+def test_audio_loss_credits_late_frames_and_wraps() -> None:
+    loss = MediaLoss()
+    start = 2**32 - 2 * 320
+    for frame in (0, 2, 1, 3, 4):  # frame 1 late, timestamps wrap past 2^32
+        loss.add_audio((start + frame * 320) % 2**32, 0.0)
+    assert loss.expected == 5 and loss.lost == 0
 
 
-def test_seq_loss_before_the_first_packet_is_reordered_in() -> None:
-    loss = SeqLoss()
-    for seq in (10, 11, 9, 8):
-        loss.add(seq, 0.0)
-    assert loss.expected == 4 and loss.lost == 0
+def test_video_loss_counts_fragments_and_skipped_frames() -> None:
+    loss = MediaLoss()
+    for frame_id in range(1, 11):
+        for index in range(8):
+            if not (frame_id == 4 and index == 5):  # one fragment lost
+                loss.add_video(frame_id, 8, frame_id * 0.1)
+    assert loss.expected == 80 and loss.lost == 1
+    for _ in range(8):  # frames 11 and 12 never arrive
+        loss.add_video(13, 8, 1.3)
+    assert loss.expected == 80 + 8 + 16 and loss.lost == 17
 
 
 @given(st.lists(st.integers(0, 500), unique=True, min_size=1))
-def test_seq_loss_is_never_negative_and_never_over_100(seqs: list[int]) -> None:
-    loss = SeqLoss()
-    for seq in seqs:
-        loss.add(seq, 0.0)
-    assert loss.lost == (max(seqs) - min(seqs) + 1) - len(seqs)
+def test_media_loss_is_never_negative_and_never_over_100(frames: list[int]) -> None:
+    loss = MediaLoss()
+    for frame in frames:
+        loss.add_audio(frame * 320, 0.0)
+    assert loss.lost >= 0
     assert 0.0 <= loss.loss_percent < 100.0
 
 
 def test_recent_loss_forgets_an_old_outage() -> None:
-    loss = SeqLoss(recent_window=5.0)
+    loss = MediaLoss(recent_window=5.0)
     now = 0.0
-    seq = 0
-    for _ in range(100):  # 10 s at 10 packets/s, half of them lost
+    frame = 0
+    for _ in range(100):  # 10 s, half of the frames lost
         now += 0.1
-        seq += 2
-        loss.add(seq, now)
+        frame += 2
+        loss.add_audio(frame * 320, now)
     for _ in range(100):  # then 10 s without loss
         now += 0.1
-        seq += 1
-        loss.add(seq, now)
+        frame += 1
+        loss.add_audio(frame * 320, now)
     assert loss.loss_percent > 20
     assert loss.recent_loss_percent() == pytest.approx(0.0, abs=0.5)
 
@@ -116,7 +122,8 @@ def test_stream_snapshot_reports_what_a_person_reads() -> None:
     snap = stream.snapshot(now)
     assert snap["username"] == "alice" and snap["ssrc"] == 1234
     assert snap["audio_packets"] == 100 and snap["video_packets"] == 0
-    assert snap["loss_percent"] == pytest.approx(49.7, abs=0.5)  # every odd seq missing
+    # Every odd seq is missing, as if the sender had pinged in between: not loss.
+    assert snap["loss_percent"] == 0.0
     assert snap["fps"] == pytest.approx(10.0, rel=0.1)
     assert snap["kbps"] == pytest.approx(50 * 672 * 8 / 1000, rel=0.05)
     assert snap["frames_shown"] == 20 and snap["last_frame_id"] == 19

@@ -730,7 +730,8 @@ class MediaEngine:
             stream.jitter.push(header.timestamp, payload, now)
         elif header.kind is Kind.VIDEO:
             stream.stats.on_packet(audio=False, seq=header.seq, timestamp=header.timestamp,
-                                   size=size, now=now)
+                                   size=size, now=now, frame_id=header.frame_id,
+                                   frag_count=header.frag_count)
             frame = stream.assembler.add(ssrc, header.frame_id, header.frag_index,
                                          header.frag_count, header.timestamp, payload, now)
             if frame is not None:

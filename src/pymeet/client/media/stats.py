@@ -23,13 +23,14 @@ __all__ = [
     "AUDIO_CLOCK",
     "VIDEO_CLOCK",
     "InterarrivalJitter",
+    "MediaLoss",
     "MediaStats",
     "RateMeter",
     "SendStats",
-    "SeqLoss",
     "StreamStats",
 ]
 
+AUDIO_FRAME_SAMPLES = 320  # §4.2: 20 ms at 16 kHz
 AUDIO_CLOCK = 16_000  # §4.2: audio timestamps count samples at 16 kHz
 VIDEO_CLOCK = 90_000  # §4.2: video timestamps use a 90 kHz clock
 _U32 = 1 << 32
@@ -86,33 +87,65 @@ class RateMeter:
             self._sum = 0.0
 
 
-class SeqLoss:
-    """Loss estimated from one sender's seq numbers, cumulative and recent.
+class MediaLoss:
+    """Loss measured in the media's own numbering, which a sender's pings do not use.
 
-    Feed it each seq received once (duplicates are filtered before, by the replay
-    window). ``expected`` is the span of seqs seen; ``lost`` what of it never came.
+    A sender's seq counts every packet it seals, pings included (§4.2), and pings are
+    never relayed, so seq gaps overstate loss on a perfect link. Instead: audio frames by
+    timestamp (320 samples each; a jump of more than `AUDIO_PAUSE_FRAMES` frames is a
+    pause, such as a muted microphone, not loss), and video fragments by frame: each
+    frame_id seen announces its ``frag_count``; whole frames skipped in the frame_id
+    sequence count as lost with the mean fragment count. Late packets filling an earlier
+    gap are credited back.
     """
 
-    __slots__ = ("_base", "_highest", "_history", "received", "recent_window")
+    AUDIO_PAUSE_FRAMES = 25  # 500 ms
+    VIDEO_PAUSE_FRAMES = 30
+
+    __slots__ = ("_audio_ts", "_fragments_per_frame", "_frames", "_history", "_video_id",
+                 "expected", "received", "recent_window")
 
     def __init__(self, recent_window: float = 5.0) -> None:
-        self._base: int | None = None  # unwrapped lowest seq seen
-        self._highest = 0  # unwrapped highest seq seen
+        self.expected = 0
         self.received = 0
         self.recent_window = recent_window
-        self._history: deque[tuple[float, int, int]] = deque()  # (time, expected, received)
+        self._audio_ts: int | None = None
+        self._video_id: int | None = None
+        self._frames: dict[int, int] = {}  # recent frame_id -> frag_count
+        self._fragments_per_frame = 1.0
+        self._history: deque[tuple[float, int, int]] = deque()
 
-    def add(self, seq: int, now: float) -> None:
-        """Record the arrival of ``seq`` (a u32) at ``now``."""
-        if self._base is None:
-            self._base = self._highest = seq
-        else:
-            ext = self._highest + _signed_delta(seq, self._highest % _U32)
-            if ext > self._highest:
-                self._highest = ext
-            elif ext < self._base:
-                self._base = ext
+    def add_audio(self, timestamp: int, now: float) -> None:
         self.received += 1
+        if self._audio_ts is None:
+            self.expected += 1
+            self._audio_ts = timestamp
+        else:
+            frames = _signed_delta(timestamp, self._audio_ts) // AUDIO_FRAME_SAMPLES
+            if frames > 0:
+                self.expected += frames if frames <= self.AUDIO_PAUSE_FRAMES else 1
+                self._audio_ts = timestamp
+        self._note(now)
+
+    def add_video(self, frame_id: int, frag_count: int, now: float) -> None:
+        self.received += 1
+        if frame_id not in self._frames:
+            self.expected += max(1, frag_count)
+            if self._video_id is None:
+                self._fragments_per_frame = float(max(1, frag_count))
+            self._fragments_per_frame += (max(1, frag_count) - self._fragments_per_frame) / 8
+            if self._video_id is not None:
+                skipped = _signed_delta(frame_id, self._video_id) - 1
+                if 0 < skipped <= self.VIDEO_PAUSE_FRAMES:
+                    self.expected += round(skipped * self._fragments_per_frame)
+            if self._video_id is None or _signed_delta(frame_id, self._video_id) > 0:
+                self._video_id = frame_id
+            self._frames[frame_id] = frag_count
+            if len(self._frames) > 64:
+                del self._frames[next(iter(self._frames))]
+        self._note(now)
+
+    def _note(self, now: float) -> None:
         history = self._history
         if not history or now - history[-1][0] >= 0.5:
             history.append((now, self.expected, self.received))
@@ -120,23 +153,16 @@ class SeqLoss:
                 history.popleft()
 
     @property
-    def expected(self) -> int:
-        """How many seqs the span seen so far covers."""
-        return 0 if self._base is None else self._highest - self._base + 1
-
-    @property
     def lost(self) -> int:
-        """Seqs in the span that never arrived (never negative)."""
+        """Media packets that should have arrived and did not (never negative)."""
         return max(0, self.expected - self.received)
 
     @property
     def loss_percent(self) -> float:
-        """Cumulative loss in percent."""
-        expected = self.expected
-        return 100.0 * self.lost / expected if expected else 0.0
+        return 100.0 * self.lost / self.expected if self.expected else 0.0
 
     def recent_loss_percent(self) -> float:
-        """Loss over roughly the last ``recent_window`` seconds of arrivals, in percent."""
+        """Loss over roughly the last ``recent_window`` seconds, in percent."""
         if not self._history:
             return 0.0
         _, expected0, received0 = self._history[0]
@@ -183,7 +209,7 @@ class StreamStats:
     last_frame_id: int | None = None
     last_packet_at: float | None = None
     audio_level_dbfs: float = -96.0
-    loss: SeqLoss = field(default_factory=SeqLoss)
+    loss: MediaLoss = field(default_factory=MediaLoss)
     audio_jitter: InterarrivalJitter = field(
         default_factory=lambda: InterarrivalJitter(AUDIO_CLOCK))
     video_jitter: InterarrivalJitter = field(
@@ -192,18 +218,20 @@ class StreamStats:
     bit_rate: RateMeter = field(default_factory=RateMeter)
 
     def on_packet(self, *, audio: bool, seq: int, timestamp: int, size: int,
-                  now: float) -> None:
-        """Record one authenticated audio (``audio``) or video packet of ``size`` bytes."""
+                  now: float, frame_id: int = 0, frag_count: int = 1) -> None:
+        """Record one authenticated audio (``audio``) or video packet of ``size`` bytes;
+        for video, its ``frame_id`` and ``frag_count``."""
         self.packets += 1
         self.bytes += size
         self.last_packet_at = now
-        self.loss.add(seq, now)
         self.bit_rate.add(now, 8 * size)
         if audio:
             self.audio_packets += 1
+            self.loss.add_audio(timestamp, now)
             self.audio_jitter.add(timestamp, now)
         else:
             self.video_packets += 1
+            self.loss.add_video(frame_id, frag_count, now)
             self.video_jitter.add(timestamp, now)
 
     def on_frame_shown(self, frame_id: int, now: float) -> None:
