@@ -94,6 +94,53 @@ def load_pyaudio() -> ModuleType:
         raise MediaUnavailable("microphone", PYAUDIO_MISSING) from None
 
 
+def open_pcm_stream(device: str, device_index: int | None, *, output: bool, rate: int,
+                    frames_per_buffer: int) -> tuple[Any, Any, int]:
+    """Open a 16-bit mono PortAudio stream: the microphone (``output=False``) or the
+    speaker (``output=True``); ``device_index`` None means the system default.
+
+    Returns ``(pyaudio_instance, stream, device_index)``; the caller closes the stream and
+    terminates the instance. Raises `MediaUnavailable` (for ``device``) with a sentence a
+    person can act on when PyAudio, PortAudio, the device or the format is missing.
+    """
+    direction = "output" if output else "input"
+    pa = open_pyaudio(device)
+    try:
+        with quiet_stderr():
+            count = pa.get_device_count()
+        if count == 0:
+            raise MediaUnavailable(device, f"no audio {direction} device: PortAudio found "
+                                   "no audio devices (is there a sound card?)")
+        index = device_index
+        if index is None:
+            default = (pa.get_default_output_device_info if output
+                       else pa.get_default_input_device_info)
+            try:
+                index = int(default()["index"])
+            except (OSError, KeyError):
+                raise MediaUnavailable(device, f"no audio {direction} device: PortAudio "
+                                       f"has no default {direction}") from None
+        elif not 0 <= index < count:
+            raise MediaUnavailable(device, f"audio device #{index} does not exist "
+                                   f"({count} found)")
+        pyaudio = load_pyaudio()
+        where = {"output_device_index" if output else "input_device_index": index}
+        try:
+            with quiet_stderr():
+                stream = pa.open(format=pyaudio.paInt16, channels=1, rate=rate,
+                                 output=output, input=not output,
+                                 frames_per_buffer=frames_per_buffer, **where)
+        except (OSError, ValueError) as exc:
+            use = "playback" if output else "capture"
+            raise MediaUnavailable(device, f"the {device} (#{index}) could not be opened "
+                                   f"for {rate // 1000} kHz mono {use}: {exc}") from None
+    except BaseException:
+        with quiet_stderr():
+            pa.terminate()
+        raise
+    return pa, stream, index
+
+
 def open_pyaudio(device: str = "microphone") -> Any:
     """A fresh ``pyaudio.PyAudio()`` initialised quietly; the caller terminates it.
 

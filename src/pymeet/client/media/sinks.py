@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from pymeet.client.media.devices import load_pyaudio, open_pyaudio, quiet_stderr
+from pymeet.client.media.devices import open_pcm_stream, quiet_stderr
 from pymeet.client.media.errors import MediaUnavailable
 from pymeet.client.media.sources import AUDIO_FRAME_SAMPLES, SAMPLE_RATE
 from pymeet.protocol.mixer import SILENCE_DBFS
@@ -54,40 +54,9 @@ class SpeakerSink:
         self._stream: Any = None
 
     def open(self) -> None:
-        pa = open_pyaudio("speaker")
-        try:
-            with quiet_stderr():
-                count = pa.get_device_count()
-            if count == 0:
-                raise MediaUnavailable("speaker", "no audio output device: PortAudio found "
-                                       "no audio devices (is there a sound card?)")
-            index = self.device_index
-            if index is None:
-                try:
-                    index = int(pa.get_default_output_device_info()["index"])
-                except (OSError, KeyError):
-                    raise MediaUnavailable(
-                        "speaker", "no audio output device: PortAudio has no default "
-                                   "output") from None
-            elif not 0 <= index < count:
-                raise MediaUnavailable("speaker",
-                                       f"audio device #{index} does not exist ({count} found)")
-            pyaudio = load_pyaudio()
-            try:
-                with quiet_stderr():
-                    self._stream = pa.open(format=pyaudio.paInt16, channels=1,
-                                           rate=SAMPLE_RATE, output=True,
-                                           frames_per_buffer=AUDIO_FRAME_SAMPLES,
-                                           output_device_index=index)
-            except (OSError, ValueError) as exc:
-                raise MediaUnavailable(
-                    "speaker", f"the speaker (#{index}) could not be opened for 16 kHz "
-                               f"mono playback: {exc}") from None
-        except BaseException:
-            with quiet_stderr():
-                pa.terminate()
-            raise
-        self._pa = pa
+        self._pa, self._stream, index = open_pcm_stream(
+            "speaker", self.device_index, output=True, rate=SAMPLE_RATE,
+            frames_per_buffer=AUDIO_FRAME_SAMPLES)
         logger.info("opened %s (device #%s)", self.name, index)
 
     def write(self, pcm: bytes) -> None:

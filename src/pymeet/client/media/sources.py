@@ -31,8 +31,7 @@ import numpy as np
 
 from pymeet.client.media.devices import (
     camera_missing_reason,
-    load_pyaudio,
-    open_pyaudio,
+    open_pcm_stream,
     quiet_stderr,
 )
 from pymeet.client.media.errors import MediaUnavailable
@@ -328,40 +327,9 @@ class MicrophoneSource:
         self._stream: Any = None
 
     def open(self) -> None:
-        pa = open_pyaudio("microphone")
-        try:
-            with quiet_stderr():
-                count = pa.get_device_count()
-            if count == 0:
-                raise MediaUnavailable("microphone", "no audio input device: PortAudio found "
-                                       "no audio devices (is there a sound card?)")
-            index = self.device_index
-            if index is None:
-                try:
-                    index = int(pa.get_default_input_device_info()["index"])
-                except (OSError, KeyError):
-                    raise MediaUnavailable(
-                        "microphone", "no audio input device: PortAudio has no default "
-                                      "input") from None
-            elif not 0 <= index < count:
-                raise MediaUnavailable("microphone",
-                                       f"audio device #{index} does not exist ({count} found)")
-            pyaudio = load_pyaudio()
-            try:
-                with quiet_stderr():
-                    self._stream = pa.open(format=pyaudio.paInt16, channels=1,
-                                           rate=SAMPLE_RATE, input=True,
-                                           frames_per_buffer=AUDIO_FRAME_SAMPLES,
-                                           input_device_index=index)
-            except (OSError, ValueError) as exc:
-                raise MediaUnavailable(
-                    "microphone", f"the microphone (#{index}) could not be opened for "
-                                  f"16 kHz mono capture: {exc}") from None
-        except BaseException:
-            with quiet_stderr():
-                pa.terminate()
-            raise
-        self._pa = pa
+        self._pa, self._stream, index = open_pcm_stream(
+            "microphone", self.device_index, output=False, rate=SAMPLE_RATE,
+            frames_per_buffer=AUDIO_FRAME_SAMPLES)
         logger.info("opened %s (device #%s)", self.name, index)
 
     def read(self) -> bytes:
