@@ -391,13 +391,13 @@ class ChatApp:
         self.say("\n".join(["rooms:", *format_rooms(rooms)]))
 
     async def cmd_create(self, rest: str) -> None:
-        name, *password = _args(rest, "/create NAME [PASSWORD]", 1, 2)
+        name, *password = _room_args(rest, "/create NAME [PASSWORD]")
         room = await self._client().create_room(name, password[0] if password else None)
         lock = " (locked)" if room.get("locked") else ""
         self.say(f"* created #{room['name']}{lock}; /join {_quote(room['name'])} to enter")
 
     async def cmd_join(self, rest: str) -> None:
-        name, *password = _args(rest, "/join NAME [PASSWORD]", 1, 2)
+        name, *password = _room_args(rest, "/join NAME [PASSWORD]")
         await self._join(name, password[0] if password else None)
 
     async def _join(self, name: str, password: str | None) -> None:
@@ -415,7 +415,7 @@ class ChatApp:
         self.say(f"* you left #{room}; you are in the lobby")
 
     async def cmd_delete(self, rest: str) -> None:
-        (name,) = _args(rest, "/delete NAME", 1, 1)
+        (name,) = _room_args(rest, "/delete NAME", password=False)
         await self._client().delete_room(name)
         self.say(f"* deleted #{name}")
 
@@ -497,6 +497,17 @@ def _args(rest: str, usage: str, minimum: int, maximum: int) -> list[str]:
     return parts
 
 
+def _room_args(rest: str, usage: str, *, password: bool = True) -> list[str]:
+    """A room name, then (``password``) an optional password. A name with spaces is
+    quoted (``/join "Phòng họp 1" secret``); typed without quotes and without a
+    password, the whole line is the name (``/join Phòng họp 1``)."""
+    text = rest.strip()
+    if text and not any(quote in text for quote in "'\"") and \
+            len(text.split()) > (2 if password else 1):
+        return [text]
+    return _args(rest, f"{usage}  (quote a name with spaces)", 1, 2 if password else 1)
+
+
 def _quote(name: str) -> str:
     return shlex.quote(name) if " " in name else name
 
@@ -513,8 +524,10 @@ COMMANDS: dict[str, Command] = {
     "register": Command(ChatApp.cmd_register, "NAME EMAIL", "create an account and log in"),
     "login": Command(ChatApp.cmd_login, "NAME", "log in (name or email)"),
     "rooms": Command(ChatApp.cmd_rooms, "", "list rooms"),
-    "create": Command(ChatApp.cmd_create, "NAME [PASSWORD]", "create a room"),
-    "join": Command(ChatApp.cmd_join, "NAME [PASSWORD]", "enter a room"),
+    "create": Command(ChatApp.cmd_create, "NAME [PASSWORD]",
+                      "create a room (quote a name with spaces)"),
+    "join": Command(ChatApp.cmd_join, "NAME [PASSWORD]",
+                    "enter a room (quote a name with spaces)"),
     "leave": Command(ChatApp.cmd_leave, "", "go back to the lobby"),
     "delete": Command(ChatApp.cmd_delete, "NAME", "delete a room you own"),
     "users": Command(ChatApp.cmd_users, "", "who is online"),

@@ -96,6 +96,19 @@ def run(args: argparse.Namespace) -> int:
     if args.register and not (args.user and args.email):
         print("error: --register needs --user and --email", file=sys.stderr)
         return 2
+    # The server's rules, checked before anyone is asked for a password.
+    from pymeet.protocol.errors import InvalidField
+    from pymeet.protocol.validation import check_email, check_login_identifier, check_username
+
+    try:
+        if args.register:
+            check_username(args.user, "--user")
+            check_email(args.email, "--email")
+        elif args.user:
+            check_login_identifier(args.user, "--user")
+    except InvalidField as exc:
+        print(f"error: {exc.field}: {exc.message}", file=sys.stderr)
+        return 2
     known = KnownServers(args.known_servers)
     if args.forget_server:
         key = host_port_key(host, port)
