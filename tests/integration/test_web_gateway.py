@@ -87,6 +87,18 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
+async def desktop_in_new_room(server: ServerProcess, clients: Clients, room: str) -> UdpPeer:
+    """A TLS user who creates and joins ``room`` with mic and camera on; its bound UDP."""
+    desktop = await clients.user()
+    await desktop.create_room(room)
+    await desktop.join(room)
+    await desktop.ok("media.update", mic=True, cam=True)
+    udp = UdpPeer((server.host, desktop.media["port"]), desktop.media["ssrc"],
+                  base64.b64decode(desktop.media["key"]))
+    udp.bind()
+    return udp
+
+
 async def web_user(server: ServerProcess, http: aiohttp.ClientSession) -> WebClient:
     ws = await http.ws_connect(f"http://{server.host}:{server.web_port}/ws")
     client = WebClient(ws)
@@ -144,16 +156,9 @@ async def test_media_crosses_between_udp_and_websocket(server: ServerProcess,
                                                        http: aiohttp.ClientSession) -> None:
     clients = Clients(server)
     room = unique_room("Bridge")
-    desktop = await clients.user()
-    await desktop.create_room(room)
-    await desktop.join(room)
-    await desktop.ok("media.update", mic=True, cam=True)
-    udp = UdpPeer((server.host, desktop.media["port"]), desktop.media["ssrc"],
-                  base64.b64decode(desktop.media["key"]))
-    udp.bind()
+    udp = await desktop_in_new_room(server, clients, room)
     browser = await web_user(server, http)
     await browser.ok("room.join", room=room)
-    await browser.ok("media.update", mic=True, cam=True)
     browser_ssrc = (await browser.ok("media.update", mic=True, cam=True))["member"]["ssrc"]
 
     # UDP -> browser: audio passes through; a 3-fragment frame arrives whole, once.
@@ -216,13 +221,7 @@ async def test_a_slow_browser_loses_video_not_audio_and_holds_nobody_up(
                             "--media-byte-rate", "1e9", "--media-byte-burst", "1e9")
     clients = Clients(server)
     room = unique_room("Slow")
-    desktop = await clients.user()
-    await desktop.create_room(room)
-    await desktop.join(room)
-    await desktop.ok("media.update", mic=True, cam=True)
-    udp = UdpPeer((server.host, desktop.media["port"]), desktop.media["ssrc"],
-                  base64.b64decode(desktop.media["key"]))
-    udp.bind()
+    udp = await desktop_in_new_room(server, clients, room)
     slow = await web_user(server, http)
     await slow.ok("room.join", room=room)
     fast = await web_user(server, http)
