@@ -27,13 +27,11 @@ from playwright.async_api import FilePayload, expect
 from pymeet.client import MeetingClient
 from pymeet.client.media import MediaEngine, SyntheticCamera, SyntheticScreen, read_marker
 from tests.support.browser import (
-    PASSWORD,
     BrowserUser,
     PythonUser,
     WebUser,
     eventually,
     ms,
-    unique,
 )
 from tests.support.server_process import ServerProcess
 from tests.support.timeouts import timeout
@@ -97,8 +95,7 @@ async def test_files_go_both_ways_verified_and_interleaved_with_chat(
     bob, bob_log = await python_user(server)
     assert bob.username is not None
     alice = await web_user(server)
-    alice_name = unique("alice_")
-    await alice.register(alice_name, f"{alice_name}@example.org", PASSWORD)
+    alice_name = await alice.register_new("alice_")
     room = f"Tài liệu {uuid.uuid4().hex[:4]}"
     await alice.create_room(room)
     async with asyncio.timeout(timeout(10)):
@@ -206,8 +203,7 @@ async def test_raised_hands_and_moderation_both_ways(
     carol, carol_log = await python_user(server)
     assert bob.username is not None and carol.username is not None
     alice = await web_user(server)
-    alice_name = unique("alice_")
-    await alice.register(alice_name, f"{alice_name}@example.org", PASSWORD)
+    alice_name = await alice.register_new("alice_")
     room = "Họp tổ"
     await alice.create_room(room)
     async with asyncio.timeout(timeout(10)):
@@ -321,8 +317,7 @@ async def test_screen_sharing_from_the_browser_and_from_python(
     bob, bob_log = await python_user(server)
     assert bob.username is not None
     alice = await web_user(server)
-    alice_name = unique("alice_")
-    await alice.register(alice_name, f"{alice_name}@example.org", PASSWORD)
+    alice_name = await alice.register_new("alice_")
     room = "Trình chiếu"
     await alice.create_room(room)
     async with asyncio.timeout(timeout(10)):

@@ -19,7 +19,7 @@ import numpy as np
 from playwright.async_api import expect
 
 from pymeet.client.media import MediaEngine, RecordingSink, SyntheticCamera, ToneSource, read_marker
-from tests.support.browser import PASSWORD, PythonUser, WebUser, eventually, ms, unique
+from tests.support.browser import PASSWORD, PythonUser, WebUser, eventually, ms
 from tests.support.secrets_registry import record_password
 from tests.support.server_process import ServerProcess
 from tests.support.timeouts import timeout
@@ -57,8 +57,7 @@ async def test_chat_and_direct_messages_go_both_ways(
     await expect(alice.page.locator("#register-email-error")).to_contain_text("email address")
     await expect(alice.page.locator("#register-password-error")).to_contain_text("8 to 128")
 
-    alice_name = unique("alice_")
-    await alice.register(alice_name, f"{alice_name}@example.org", PASSWORD)
+    alice_name = await alice.register_new("alice_")
     room = f"Phòng họp {uuid.uuid4().hex[:4]}"
     await alice.create_room(room)
 
@@ -113,8 +112,7 @@ async def test_invitation_from_python_prompts_and_join_enters_the_room(
     bob, bob_log = await python_user(server)
     assert bob.username is not None
     alice = await web_user(server)
-    alice_name = unique("alice_")
-    await alice.register(alice_name, f"{alice_name}@example.org", PASSWORD)
+    alice_name = await alice.register_new("alice_")
 
     # A locked room: the invitation is what lets Alice in without its password.
     room = "Bàn tròn"
@@ -158,8 +156,7 @@ async def test_media_flows_between_the_browser_and_a_python_client(
     bob, _ = await python_user(server)
     assert bob.username is not None
     alice = await web_user(server)
-    alice_name = unique("alice_")
-    await alice.register(alice_name, f"{alice_name}@example.org", PASSWORD)
+    alice_name = await alice.register_new("alice_")
     room = "Media"
     await alice.create_room(room)
     async with asyncio.timeout(timeout(10)):
@@ -262,8 +259,7 @@ async def test_without_camera_or_microphone_everything_else_works(
     bob, bob_log = await python_user(server)
     assert bob.username is not None
     alice = await web_user(server, init_script=REFUSE_DEVICES)
-    alice_name = unique("alice_")
-    await alice.register(alice_name, f"{alice_name}@example.org", PASSWORD)
+    alice_name = await alice.register_new("alice_")
     await alice.create_room("Không thiết bị")
 
     mic = alice.page.get_by_role("button", name="No microphone")
@@ -303,8 +299,7 @@ async def test_reconnects_logs_in_again_and_rejoins_after_a_server_restart(
         server_factory: Callable[..., ServerProcess], web_user: WebUser) -> None:
     server = server_factory("--web-port", str(free_port()))
     alice = await web_user(server)
-    alice_name = unique("alice_")
-    await alice.register(alice_name, f"{alice_name}@example.org", PASSWORD)
+    alice_name = await alice.register_new("alice_")
     await alice.create_room("Bền bỉ")
     await alice.send_chat("trước khi khởi động lại")
 

@@ -155,6 +155,12 @@ class BrowserUser:
         self.username = username
         await self.expect_lobby()
 
+    async def register_new(self, prefix: str = "alice_") -> str:
+        """Create a fresh account (`PASSWORD`, an example.org email); returns its name."""
+        name = unique(prefix)
+        await self.register(name, f"{name}@example.org", PASSWORD)
+        return name
+
     async def login(self, identifier: str, password: str) -> None:
         form = self.page.locator("#login-form")
         await form.get_by_label("Username or email").fill(identifier)
